@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../core/duration';
+import { VERSION } from '../core/version';
+import { loadGatewayConfigFromEnv } from '../fargate-proxy/src/config';
+import { createLogger, type LogLevel } from '../fargate-proxy/src/observability/logger';
+import { startGateway } from '../fargate-proxy/src/server/primary';
+import { startLocalMode } from '../local/local-mode';
+import { openLocalIssuer } from '../local/token-issuer';
+
+const USAGE = `gatehouse ${VERSION}
+
+Usage:
+  gatehouse local [--port 6432] [--host 127.0.0.1] [--upstream postgres://…] [--workers N]
+                  [--health-port 6480] [--home .gatehouse] [--log-level info]
+      Runs the gateway on this machine in front of an embedded PostgreSQL with a demo database
+      (or in front of --upstream), with a local token issuer.
+  gatehouse token --sub NAME [--claim key=value]… [--ttl 15m] [--home .gatehouse]
+      Prints a token of the local issuer, to use as the password.
+  gatehouse serve
+      Runs the gateway from the JSON configuration named by GATEHOUSE_CONFIG_FILE (what a container runs).
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`gatehouse: ${message}\n`);
+  process.exit(2);
+}
+
+function onStopSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${signal} received: draining sessions and stopping…\n`);
+    stop().then(
+      () => process.exit(0),
+      (error) => fail(`stop failed: ${(error as Error).message}`),
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+async function local(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string', default: '6432' },
+      host: { type: 'string', default: '127.0.0.1' },
+      upstream: { type: 'string' },
+      workers: { type: 'string', default: '2' },
+      'health-port': { type: 'string', default: '6480' },
+      home: { type: 'string', default: '.gatehouse' },
+      'log-level': { type: 'string', default: 'info' },
+      'pg-setting': { type: 'string', multiple: true, default: [] },
+    },
+  });
+  const home = path.resolve(values.home);
+  const logLevel = values['log-level'] as LogLevel;
+  const log = createLogger(logLevel, { component: 'local' });
+  const postgresSettings: Record<string, string> = {};
+  for (const setting of values['pg-setting']) {
+    const eq = setting.indexOf('=');
+    if (eq < 1) fail(`--pg-setting expects name=value, got "${setting}"`);
+    postgresSettings[setting.slice(0, eq)] = setting.slice(eq + 1);
+  }
+  const mode = await startLocalMode({
+    home,
+    host: values.host,
+    port: Number(values.port),
+    healthPort: Number(values['health-port']),
+    workers: Number(values.workers),
+    upstreamUrl: values.upstream,
+    postgresSettings,
+    logLevel,
+    log,
+  });
+  onStopSignals(mode.stop);
+  const token = mode.issuer.sign({ sub: 'demo-ci', repository: 'example/demo' }, 12 * 3600);
+  const host = values.host === '0.0.0.0' ? '127.0.0.1' : values.host;
+  const cli = path.relative(process.cwd(), path.join(__dirname, 'gatehouse.js')) || 'dist/bin/gatehouse.js';
+  const homeFlag = values.home === '.gatehouse' ? '' : ` --home ${home}`;
+  process.stdout.write(
+    [
+      '',
+      `Gatehouse ${VERSION}: local mode`,
+      `  upstream  ${mode.postgres ? `embedded PostgreSQL on ${mode.postgres.host}:${mode.postgres.port} (data in ${mode.postgres.dataDir})` : values.upstream?.replace(/\/\/[^@]*@/, '//…@')}`,
+      `  gateway   ${host}:${mode.gateway.port}, TLS certificate ${mode.certFile}`,
+      `  health    http://127.0.0.1:${mode.gateway.healthPort}/readyz   metrics: /metrics`,
+      '',
+      'Connect (this token is valid for 12 hours):',
+      `  PGPASSWORD='${token}' psql "host=${host} port=${mode.gateway.port} dbname=${mode.database} user=demo-ci sslmode=require"`,
+      '',
+      'Or mint a fresh token for any identity:',
+      `  PGPASSWORD="$(node ${cli} token${homeFlag} --sub my-job)" psql "host=${host} port=${mode.gateway.port} dbname=${mode.database} user=my-job sslmode=require"`,
+      '',
+      'Ctrl-C stops the gateway and the database.',
+      '',
+    ].join('\n'),
+  );
+}
+
+function token(argv: string[]): void {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      sub: { type: 'string' },
+      claim: { type: 'string', multiple: true, default: [] },
+      ttl: { type: 'string', default: '15m' },
+      home: { type: 'string', default: '.gatehouse' },
+    },
+  });
+  if (!values.sub) fail('token needs --sub NAME');
+  const claims: Record<string, unknown> = { sub: values.sub };
+  for (const claim of values.claim) {
+    const eq = claim.indexOf('=');
+    if (eq < 1) fail(`--claim expects key=value, got "${claim}"`);
+    claims[claim.slice(0, eq)] = claim.slice(eq + 1);
+  }
+  const issuer = openLocalIssuer(path.join(path.resolve(values.home), 'issuer'));
+  const ttlSeconds = Math.max(1, Math.round(parseDuration(values.ttl) / 1000));
+  process.stdout.write(`${issuer.sign({ ...claims, sub: values.sub }, ttlSeconds)}\n`);
+}
+
+async function serve(): Promise<void> {
+  const config = loadGatewayConfigFromEnv();
+  const log = createLogger(config.logLevel, { component: 'gateway' });
+  log.info(`Gatehouse ${VERSION} starting`);
+  const gateway = await startGateway(config, { log });
+  onStopSignals(gateway.stop);
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  switch (command) {
+    case 'local':
+      return local(rest);
+    case 'token':
+      return token(rest);
+    case 'serve':
+      return serve();
+    case '--version':
+    case 'version':
+      process.stdout.write(`${VERSION}\n`);
+      return;
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      fail(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main().catch((error) => fail((error as Error).message));

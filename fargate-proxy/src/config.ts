@@ -1,0 +1,186 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+
+/**
+ * The gateway's one configuration module. Everything the gateway reads from its environment is parsed
+ * and validated here, once, into a frozen object; no other module reads `process.env`.
+ *
+ * Sources, in order: the JSON file named by GATEHOUSE_CONFIG_FILE (or an object given by local mode),
+ * then the upstream password from GATEHOUSE_UPSTREAM_PASSWORD when the credential source is `env`.
+ */
+
+const MiB = 1024 * 1024;
+
+const hostPort = z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port');
+
+export const gatewayConfigSchema = z
+  .object({
+    listen: z
+      .object({
+        /** Address to accept clients on. */
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(6432),
+      })
+      .strict()
+      .default({}),
+    /** Worker processes (one per core by default); 0 runs the gateway in the main process. */
+    workers: z.number().int().min(0).max(64).default(availableParallelism()),
+    tls: z
+      .object({
+        certFile: z.string(),
+        keyFile: z.string(),
+        /** Accept PostgreSQL 17 direct TLS (sslnegotiation=direct, ALPN "postgresql"). */
+        allowDirect: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
+    /**
+     * Tokens are passwords: by default a token is only accepted over TLS or from loopback.
+     * Setting this to true accepts them over plain TCP from anywhere. Never do this outside a lab.
+     */
+    allowCleartextPasswordWithoutTls: z.boolean().default(false),
+    upstream: z
+      .object({
+        host: z.string(),
+        port: z.number().int().min(1).max(65535).default(5432),
+        /** disable: plain TCP; verify-full: TLS, certificate checked against caFile and the host name. */
+        tls: z.enum(['disable', 'verify-full']).default('verify-full'),
+        caFile: z.string().optional(),
+        /** Name to check the server certificate against; defaults to `host`. */
+        serverName: z.string().optional(),
+        connectTimeoutMs: z.number().int().positive().default(10_000), // 10 seconds
+      })
+      .strict()
+      .refine((u) => u.tls === 'disable' || u.caFile !== undefined, {
+        message: 'upstream.caFile is required when upstream.tls is verify-full',
+        path: ['caFile'],
+      }),
+    credentials: z
+      .discriminatedUnion('source', [
+        z.object({ source: z.literal('env'), user: z.string().min(1) }).strict(),
+        z.object({ source: z.literal('file'), file: z.string().min(1) }).strict(),
+      ])
+      .default({ source: 'env', user: 'postgres' }),
+    tokens: z
+      .object({
+        issuer: z.string().min(1),
+        audience: z.string().min(1),
+        /** https:// URL of the issuer's JWKS, or file:// for a key set on disk (local mode). */
+        jwksUri: z.string().regex(/^(https|file):\/\//, 'expected an https:// or file:// URI'),
+        /** Claim that names the identity. */
+        subjectClaim: z.string().default('sub'),
+      })
+      .strict(),
+    limits: z
+      .object({
+        /** StartupMessage and other untyped packets. */
+        maxStartupPacketBytes: z.number().int().min(64).default(10 * 1024), // 10 KiB
+        /** The password message that carries the token. */
+        maxTokenBytes: z.number().int().min(256).default(16 * 1024), // 16 KiB
+        maxClientMessageBytes: z.number().int().min(1024).default(256 * MiB),
+        maxServerMessageBytes: z.number().int().min(1024).default(256 * MiB),
+        /** Statements the gateway reads whole (Query, Parse) are also bounded by maxClientMessageBytes. */
+        authTimeoutMs: z.number().int().positive().default(15_000), // 15 seconds
+        /** A session with no traffic for this long, and no statement running, is closed; 0 disables. */
+        idleTimeoutMs: z.number().int().min(0).default(3_600_000), // 1 hour
+        maxConnections: z.number().int().positive().default(10_000),
+      })
+      .strict()
+      .default({}),
+    proxyProtocol: z
+      .object({
+        /** When on, every connection must start with a PROXY v2 header; when off, one is refused. */
+        enabled: z.boolean().default(false),
+        /** PrivateLink endpoints admitted; empty admits any (including direct, non-PrivateLink traffic). */
+        allowedVpcEndpoints: z.array(z.string().regex(/^vpce-[0-9a-z]+$/)).default([]),
+      })
+      .strict()
+      .default({}),
+    cancel: z
+      .object({
+        /** Private port where other gateway instances forward cancel requests; omitted disables peering. */
+        peerPort: z.number().int().min(0).max(65535).optional(),
+        peerHost: z.string().default('0.0.0.0'),
+        /** Other instances' peer addresses (host:port). */
+        peers: z.array(hostPort).default([]),
+      })
+      .strict()
+      .default({}),
+    health: z
+      .object({
+        host: z.string().default('0.0.0.0'),
+        /** HTTP port for /healthz, /readyz and /metrics; omitted disables. */
+        port: z.number().int().min(0).max(65535).optional(),
+        /** How often a CloudWatch embedded-metric line is logged; 0 disables. */
+        emfIntervalMs: z.number().int().min(0).default(60_000), // 1 minute
+      })
+      .strict()
+      .default({}),
+    /** On SIGTERM, how long sessions may finish before the rest are ended with 57P01. */
+    drainMs: z.number().int().min(0).default(25_000), // 25 seconds, under Fargate's 30 s stopTimeout
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .strict();
+
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
+export type GatewayConfig = Readonly<z.output<typeof gatewayConfigSchema>>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Validates a configuration object; the error names every bad field with its path. */
+export function parseGatewayConfig(input: unknown): GatewayConfig {
+  const result = gatewayConfigSchema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ConfigError(`invalid gateway configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return Object.freeze(result.data);
+}
+
+/** Reads the configuration of the `serve` command from the environment. */
+export function loadGatewayConfigFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const file = env.GATEHOUSE_CONFIG_FILE;
+  if (!file) throw new ConfigError('GATEHOUSE_CONFIG_FILE is not set: it must name the gateway configuration JSON');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`cannot read GATEHOUSE_CONFIG_FILE ${file}: ${(error as Error).message}`);
+  }
+  return parseGatewayConfig(raw);
+}
+
+/** The upstream password for the `env` credential source; read here so nothing else touches env. */
+export function upstreamPasswordFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  const password = env.GATEHOUSE_UPSTREAM_PASSWORD;
+  if (password === undefined) throw new ConfigError('GATEHOUSE_UPSTREAM_PASSWORD is not set');
+  return password;
+}
+
+/** What the primary tells each worker process, through its environment. */
+export interface WorkerSettings {
+  config: GatewayConfig;
+  workerSlot: number;
+  instanceTag: number;
+}
+
+export function workerSettingsToEnv(settings: WorkerSettings): Record<string, string> {
+  return {
+    GATEHOUSE_WORKER_CONFIG: JSON.stringify(settings.config),
+    GATEHOUSE_WORKER_SLOT: String(settings.workerSlot),
+    GATEHOUSE_INSTANCE_TAG: String(settings.instanceTag),
+  };
+}
+
+export function loadWorkerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
+  const raw = env.GATEHOUSE_WORKER_CONFIG;
+  if (!raw) throw new ConfigError('GATEHOUSE_WORKER_CONFIG is not set: workers are started by the gateway primary');
+  return {
+    config: parseGatewayConfig(JSON.parse(raw)),
+    workerSlot: Number(env.GATEHOUSE_WORKER_SLOT ?? 0),
+    instanceTag: Number(env.GATEHOUSE_INSTANCE_TAG ?? 0),
+  };
+}

@@ -1,0 +1,54 @@
+import { VERSION } from '../../../core/version';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** A logger that adds `fields` (e.g. the connection id) to every line. */
+  child(fields: LogFields): Logger;
+}
+
+export type LogWriter = (line: string) => void;
+
+/**
+ * Structured JSON logs, one object per line, each with the time, level, Gatehouse version and pid.
+ * Callers pass facts as fields, never tokens, passwords or row values: the logger does not scrub.
+ */
+export function createLogger(
+  level: LogLevel = 'info',
+  bound: LogFields = {},
+  write: LogWriter = (line) => process.stdout.write(line),
+): Logger {
+  const threshold = LEVELS[level];
+  const base = { version: VERSION, pid: process.pid, ...bound };
+  const log =
+    (lvl: LogLevel) =>
+    (message: string, fields?: LogFields): void => {
+      if (LEVELS[lvl] < threshold) return;
+      const record = { time: new Date().toISOString(), level: lvl, msg: message, ...base, ...fields };
+      write(`${JSON.stringify(record, errorReplacer)}\n`);
+    };
+  return {
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    child: (fields) => createLogger(level, { ...bound, ...fields }, write),
+  };
+}
+
+function errorReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) {
+    return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
+  }
+  return value;
+}
+
+/** A logger that drops everything; for tests and tools that print their own output. */
+export const silentLogger: Logger = createLogger('error', {}, () => undefined);

@@ -1,0 +1,147 @@
+import { HEADER_LENGTH } from './codes';
+import { ProtocolError } from './errors';
+
+/**
+ * What to do with an inspected message: `undefined` forwards the original bytes, a Buffer forwards that
+ * instead, `null` drops it. The `message` view (header included) is only valid during the call.
+ */
+export type MessageHandler = (code: number, message: Buffer) => Buffer | null | undefined;
+
+export interface MessageFramerOptions {
+  /** Type bytes that are valid in this direction; anything else is a protocol violation. */
+  allowed: ReadonlySet<number>;
+  /** Type bytes whose complete message is handed to `onMessage`; all others stream through untouched. */
+  inspect: ReadonlySet<number>;
+  /** Largest message (length field value) accepted in this direction. */
+  maxMessageLength: number;
+  /** Largest message that is buffered whole for inspection. */
+  maxInspectedLength: number;
+  onMessage: MessageHandler;
+  /** Receives the bytes to forward, in order. Called at most once per pushed chunk when nothing is rewritten. */
+  emit: (bytes: Buffer) => void;
+}
+
+/**
+ * Frames a stream of typed messages (type byte + Int32 length) with almost no work per message: it reads
+ * each header, streams bodies it does not inspect as views of the received chunk, and buffers only the
+ * messages it was asked to inspect. When nothing is rewritten, a received chunk is forwarded as one write.
+ *
+ * Bodies are never buffered whole unless inspected, so a 50 MB DataRow or CopyData costs no more memory
+ * than the socket's own buffers.
+ */
+export class MessageFramer {
+  private readonly allowed = new Uint8Array(256);
+  private readonly inspected = new Uint8Array(256);
+  /** Bytes of a streamed (not inspected) message body still to come. */
+  private remaining = 0;
+  /** Fewer than HEADER_LENGTH bytes of a header left over from the previous chunk. */
+  private carry: Buffer | null = null;
+  /** An inspected message being accumulated across chunks. */
+  private collecting: Buffer | null = null;
+  private collected = 0;
+  private readonly options: MessageFramerOptions;
+  /** Messages seen per type byte; a counter costs less than a callback on the hot path. */
+  readonly counts = new Uint32Array(256);
+
+  constructor(options: MessageFramerOptions) {
+    this.options = options;
+    for (const code of options.allowed) this.allowed[code] = 1;
+    for (const code of options.inspect) this.inspected[code] = 1;
+  }
+
+  /** Starts or stops inspecting a message type (e.g. DataRow once a masked column is described). */
+  setInspected(code: number, on: boolean): void {
+    this.inspected[code] = on ? 1 : 0;
+  }
+
+  /** True when the stream is between two messages, so the gateway may insert one of its own. */
+  get atBoundary(): boolean {
+    return this.remaining === 0 && this.carry === null && this.collecting === null;
+  }
+
+  push(chunk: Buffer): void {
+    let buffer = chunk;
+    if (this.carry !== null) {
+      buffer = Buffer.concat([this.carry, chunk]);
+      this.carry = null;
+    }
+    const length = buffer.length;
+    let position = 0;
+    let passStart = 0;
+    let pieces: Buffer[] | null = null;
+    const { emit } = this.options;
+
+    if (this.remaining > 0) {
+      const take = Math.min(this.remaining, length);
+      this.remaining -= take;
+      position = take;
+    } else if (this.collecting !== null) {
+      const target = this.collecting;
+      const take = Math.min(target.length - this.collected, length);
+      buffer.copy(target, this.collected, 0, take);
+      this.collected += take;
+      position = take;
+      passStart = take;
+      if (this.collected < target.length) return;
+      this.collecting = null;
+      const result = this.options.onMessage(target[0]!, target);
+      pieces = [];
+      if (result === undefined) pieces.push(target);
+      else if (result !== null) pieces.push(result);
+    }
+
+    while (position < length) {
+      if (length - position < HEADER_LENGTH) {
+        this.carry = Buffer.from(buffer.subarray(position));
+        break;
+      }
+      const code = buffer[position]!;
+      const messageLength = buffer.readInt32BE(position + 1);
+      if (this.allowed[code] !== 1) {
+        throw new ProtocolError(`invalid message type 0x${code.toString(16).padStart(2, '0')}`);
+      }
+      if (messageLength < 4 || messageLength > this.options.maxMessageLength) {
+        throw new ProtocolError(`invalid message length ${messageLength} for type '${String.fromCharCode(code)}'`);
+      }
+      this.counts[code]!++;
+      const total = messageLength + 1;
+      if (this.inspected[code] !== 1) {
+        if (position + total <= length) {
+          position += total;
+        } else {
+          this.remaining = position + total - length;
+          position = length;
+        }
+        continue;
+      }
+      if (messageLength > this.options.maxInspectedLength) {
+        throw new ProtocolError(`message of type '${String.fromCharCode(code)}' exceeds ${this.options.maxInspectedLength} bytes`);
+      }
+      if (position + total > length) {
+        if (position > passStart) (pieces ??= []).push(buffer.subarray(passStart, position));
+        this.collecting = Buffer.allocUnsafe(total);
+        buffer.copy(this.collecting, 0, position, length);
+        this.collected = length - position;
+        position = length;
+        passStart = length;
+        break;
+      }
+      const result = this.options.onMessage(code, buffer.subarray(position, position + total));
+      if (result !== undefined) {
+        pieces ??= [];
+        if (position > passStart) pieces.push(buffer.subarray(passStart, position));
+        if (result !== null) pieces.push(result);
+        passStart = position + total;
+      }
+      position += total;
+    }
+
+    const end = this.carry === null ? length : length - this.carry.length;
+    if (pieces === null) {
+      if (end > passStart) emit(passStart === 0 && end === length ? buffer : buffer.subarray(passStart, end));
+      return;
+    }
+    if (end > passStart) pieces.push(buffer.subarray(passStart, end));
+    for (const piece of pieces) emit(piece);
+  }
+}

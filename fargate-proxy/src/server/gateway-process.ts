@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
+import { JwksTokenVerifier } from '../auth/token-verifier';
+import type { CancelForwarder } from '../cancel/cancel-router';
+import { CancelRouter } from '../cancel/cancel-router';
+import { type GatewayConfig, upstreamPasswordFromEnv } from '../config';
+import type { Logger } from '../observability/logger';
+import { Metrics } from '../observability/metrics';
+import { authenticationCleartextPassword } from '../protocol/backend-messages';
+import type { StatementGate } from '../session/statement-gate';
+import { type CredentialSource, FileCredentialSource, StaticCredentialSource } from '../upstream/credential-source';
+import type { UpstreamEndpoint } from '../upstream/upstream-connection';
+import { GatewayServer } from './gateway-server';
+
+export interface GatewayProcess {
+  server: GatewayServer;
+  metrics: Metrics;
+  verifier: JwksTokenVerifier;
+  cancelRouter: CancelRouter;
+  upstream: UpstreamEndpoint;
+}
+
+export interface GatewayProcessOptions {
+  config: GatewayConfig;
+  workerSlot: number;
+  instanceTag: number;
+  forwarder?: CancelForwarder;
+  gate?: StatementGate;
+  log: Logger;
+  /** Overrides the configured credential source (tests, local mode). */
+  credentials?: CredentialSource;
+}
+
+export function upstreamEndpoint(config: GatewayConfig): UpstreamEndpoint {
+  const { upstream } = config;
+  return {
+    host: upstream.host,
+    port: upstream.port,
+    tls: upstream.tls,
+    ca: upstream.caFile ? readFileSync(upstream.caFile) : undefined,
+    serverName: upstream.serverName,
+    connectTimeoutMs: upstream.connectTimeoutMs,
+  };
+}
+
+function credentialSource(config: GatewayConfig): CredentialSource {
+  const { credentials } = config;
+  if (credentials.source === 'file') return new FileCredentialSource(credentials.file);
+  return new StaticCredentialSource({ user: credentials.user, password: upstreamPasswordFromEnv() });
+}
+
+/** Builds everything one gateway process (a worker, or the only process) needs, from its configuration. */
+export function createGatewayProcess(options: GatewayProcessOptions): GatewayProcess {
+  const { config, log } = options;
+  const metrics = new Metrics();
+  const verifier = new JwksTokenVerifier({
+    issuer: config.tokens.issuer,
+    audience: config.tokens.audience,
+    jwksUri: config.tokens.jwksUri,
+    subjectClaim: config.tokens.subjectClaim,
+  });
+  const cancelRouter = new CancelRouter(options.instanceTag, options.workerSlot, options.forwarder);
+  const secureContext = config.tls
+    ? tls.createSecureContext({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile), minVersion: 'TLSv1.2' })
+    : undefined;
+  const upstream = upstreamEndpoint(config);
+  const server = new GatewayServer({
+    host: config.listen.host,
+    port: config.listen.port,
+    maxConnections: config.limits.maxConnections,
+    metrics,
+    log,
+    dependencies: {
+      handshake: {
+        proxyProtocol: config.proxyProtocol.enabled,
+        allowedVpcEndpoints: config.proxyProtocol.allowedVpcEndpoints,
+        secureContext,
+        allowDirectTls: config.tls?.allowDirect ?? false,
+        allowCleartextPasswordWithoutTls: config.allowCleartextPasswordWithoutTls,
+        maxStartupPacketBytes: config.limits.maxStartupPacketBytes,
+        maxTokenBytes: config.limits.maxTokenBytes,
+        passwordRequest: authenticationCleartextPassword(),
+      },
+      limits: config.limits,
+      verifier,
+      credentials: options.credentials ?? credentialSource(config),
+      upstream,
+      cancelRouter,
+      gate: options.gate,
+      metrics,
+      log,
+    },
+  });
+  return { server, metrics, verifier, cancelRouter, upstream };
+}

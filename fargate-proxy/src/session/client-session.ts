@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TokenVerifier, VerifiedIdentity } from '../auth/token-verifier';
+import { TokenRejectedError } from '../auth/token-verifier';
+import type { CancelRouter } from '../cancel/cancel-router';
+import { newCancelKey } from '../cancel/cancel-key';
+import type { Logger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
+import { authenticationOk, backendKeyData, fatal, parameterStatus, readyForQuery } from '../protocol/backend-messages';
+import { ProtocolError } from '../protocol/errors';
+import type { CredentialSource } from '../upstream/credential-source';
+import { connectUpstream, sendUpstreamCancel, type UpstreamEndpoint, UpstreamError, type UpstreamSession } from '../upstream/upstream-connection';
+import { ClientGoneError } from './handshake-reader';
+import { type ClientStart, type HandshakeOptions, performHandshake } from './handshake';
+import { Relay, type RelayLimits } from './relay';
+import { SessionError } from './session-errors';
+import type { StatementGate } from './statement-gate';
+
+export interface SessionDependencies {
+  handshake: HandshakeOptions;
+  limits: RelayLimits & { authTimeoutMs: number };
+  verifier: TokenVerifier;
+  credentials: CredentialSource;
+  upstream: UpstreamEndpoint;
+  cancelRouter: CancelRouter;
+  gate?: StatementGate;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** Startup parameters that describe the gateway's own connection and are never passed upstream. */
+const NOT_FORWARDED = new Set(['user', 'database', 'replication']);
+
+/**
+ * One client connection, from accept to close: handshake, token, upstream session, greeting, relay.
+ * Anything that goes wrong before the relay starts reaches the client as one FATAL with a real SQLSTATE.
+ */
+export class ClientSession {
+  readonly id = randomUUID();
+  private relay: Relay | undefined;
+  private upstreamSession: UpstreamSession | undefined;
+  private stream: Duplex;
+  private ended = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly deps: SessionDependencies,
+    private readonly onEnd: (session: ClientSession) => void,
+  ) {
+    this.stream = socket;
+    this.log = deps.log.child({ session: this.id, client: socket.remoteAddress });
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined); // reported through close; never crash the process
+  }
+
+  async run(): Promise<void> {
+    const authTimer = setTimeout(() => this.failStartup(new SessionError('57014', 'canceling authentication due to timeout')), this.deps.limits.authTimeoutMs);
+    try {
+      const result = await performHandshake(this.socket, this.deps.handshake);
+      if (result.kind === 'cancel') {
+        clearTimeout(authTimer);
+        this.deps.metrics.data.cancelRequests++;
+        const routed = this.deps.cancelRouter.route(result.processId, result.secretKey.length === 4 ? result.secretKey.readInt32BE(0) : 0);
+        this.log.info('cancel request', { routed });
+        this.finish();
+        return;
+      }
+      if (result.kind === 'health-check') {
+        clearTimeout(authTimer);
+        this.finish();
+        return;
+      }
+      this.stream = result.stream;
+      const identity = await this.authenticate(result);
+      const database = result.parameters.get('database') || result.parameters.get('user')!;
+      const upstream = await this.openUpstream(result, database);
+      if (this.ended) {
+        upstream.socket.destroy();
+        return;
+      }
+      clearTimeout(authTimer);
+      this.startRelay(result, upstream, identity, database);
+    } catch (error) {
+      clearTimeout(authTimer);
+      this.failStartup(error);
+    }
+  }
+
+  private async authenticate(start: ClientStart): Promise<VerifiedIdentity> {
+    try {
+      const identity = await this.deps.verifier.verify(start.token);
+      this.log.info('token accepted', { issuer: identity.issuer, subject: identity.subject, tls: start.tls });
+      return identity;
+    } catch (error) {
+      this.deps.metrics.data.authFailures++;
+      const reason = error instanceof TokenRejectedError ? error.reason : 'keys-unavailable';
+      const message = error instanceof TokenRejectedError ? error.message : 'token could not be verified';
+      this.log.warn('token rejected', { reason, startupUser: start.parameters.get('user') });
+      throw new SessionError('28000', `authentication failed: ${message}`, { detail: `check failed: ${reason}` });
+    }
+  }
+
+  private async openUpstream(start: ClientStart, database: string): Promise<UpstreamSession> {
+    const parameters: Record<string, string> = { database };
+    for (const [name, value] of start.parameters) if (!NOT_FORWARDED.has(name)) parameters[name] = value;
+    let credential = await this.deps.credentials.get();
+    try {
+      return await connectUpstream(this.deps.upstream, credential, parameters);
+    } catch (error) {
+      if (!(error instanceof UpstreamError) || error.failure !== 'authentication') throw error;
+      // The secret may have been rotated: read it again once.
+      this.deps.credentials.invalidate();
+      credential = await this.deps.credentials.get();
+      return await connectUpstream(this.deps.upstream, credential, parameters);
+    }
+  }
+
+  private startRelay(start: ClientStart, upstream: UpstreamSession, identity: VerifiedIdentity, database: string): void {
+    this.upstreamSession = upstream;
+    const { cancelRouter } = this.deps;
+    let key = newCancelKey(cancelRouter.instanceTag, cancelRouter.workerSlot);
+    while (cancelRouter.has(key.processId, key.secretKey)) key = newCancelKey(cancelRouter.instanceTag, cancelRouter.workerSlot);
+    const unregister = cancelRouter.register(key.processId, key.secretKey, () => {
+      sendUpstreamCancel(this.deps.upstream, upstream.processId, upstream.secretKey).catch((error) =>
+        this.log.warn('cancel forward failed', { error }),
+      );
+    });
+    const greeting = [authenticationOk()];
+    for (const [name, value] of upstream.parameters) greeting.push(parameterStatus(name, value));
+    greeting.push(backendKeyData(key.processId, key.secretKey), readyForQuery('I'));
+    this.stream.write(Buffer.concat(greeting));
+    this.deps.metrics.data.connectionsActive++;
+    this.log.info('session started', { subject: identity.subject, database, vpce: start.proxy?.vpcEndpointId, application: start.parameters.get('application_name') });
+    this.relay = new Relay({
+      client: this.stream,
+      upstream: upstream.socket,
+      clientPending: start.leftover,
+      upstreamPending: upstream.pending,
+      limits: this.deps.limits,
+      facts: { sessionId: this.id, database, subject: identity.subject },
+      gate: this.deps.gate,
+      metrics: this.deps.metrics,
+      log: this.log,
+      setIdleTimer: (ms, onIdle) => {
+        this.socket.setTimeout(ms);
+        this.socket.removeAllListeners('timeout');
+        if (ms > 0) this.socket.once('timeout', onIdle);
+      },
+      onClose: () => {
+        unregister();
+        this.deps.metrics.data.connectionsActive--;
+        this.log.info('session ended');
+        this.finish();
+      },
+    });
+    this.relay.start();
+  }
+
+  /** Ends the session from the gateway side (drain, admin); a session still starting is just closed. */
+  terminate(sqlstate: string, message: string): void {
+    if (this.relay) this.relay.terminate(sqlstate, message);
+    else this.failStartup(new SessionError(sqlstate, message));
+  }
+
+  private failStartup(error: unknown): void {
+    if (this.ended) return;
+    if (error instanceof ClientGoneError) {
+      this.finish();
+      return;
+    }
+    let message: Buffer;
+    if (error instanceof SessionError) {
+      message = fatal(error.sqlstate, error.message, error.extra);
+    } else if (error instanceof ProtocolError) {
+      this.deps.metrics.data.protocolErrors++;
+      message = fatal('08P01', error.message);
+    } else if (error instanceof UpstreamError) {
+      this.log.error('upstream session failed', { failure: error.failure, error: error.message, code: error.fields?.code });
+      // The server's own errors (unknown database, too many connections…) are the client's business;
+      // authentication failures upstream are the gateway's and would reveal its role.
+      message =
+        error.fields && error.failure === 'server'
+          ? fatal(error.fields.code, error.fields.message, { detail: error.fields.detail, hint: error.fields.hint })
+          : fatal(error.failure === 'authentication' ? '28000' : '08006', `the gateway could not open a session on the upstream server (${error.failure})`);
+    } else {
+      this.log.error('session failed', { error });
+      message = fatal('58000', 'internal gateway error');
+    }
+    this.deps.metrics.data.connectionsRejected++;
+    this.stream.end(message);
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.upstreamSession?.socket.destroy();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (!this.relay) this.socket.end();
+    this.onEnd(this);
+  }
+}

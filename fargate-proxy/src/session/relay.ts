@@ -1,0 +1,259 @@
+import type { Duplex } from 'node:stream';
+import { errorResponse, fatal } from '../protocol/backend-messages';
+import { BACKEND_SESSION_CODES, BackendCode, FRONTEND_SESSION_CODES, FrontendCode, HEADER_LENGTH } from '../protocol/codes';
+import { decodeErrorFields } from '../protocol/error-fields';
+import { ProtocolError } from '../protocol/errors';
+import { decodeParse, decodeQuery, encodeParse, encodeQuery } from '../protocol/frontend-messages';
+import { MessageFramer } from '../protocol/message-framer';
+import type { Logger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
+import { PendingRefusals } from './refusals';
+import { refusalFields, type SessionFacts, type StatementGate } from './statement-gate';
+
+export interface RelayLimits {
+  maxClientMessageBytes: number;
+  maxServerMessageBytes: number;
+  idleTimeoutMs: number;
+}
+
+export interface RelayOptions {
+  client: Duplex;
+  upstream: Duplex;
+  /** Bytes already received from each side before the relay started. */
+  clientPending: Buffer;
+  upstreamPending: Buffer;
+  limits: RelayLimits;
+  facts: SessionFacts;
+  gate?: StatementGate;
+  metrics: Metrics;
+  log: Logger;
+  /** Arms or clears the idle timer on the client's TCP socket. */
+  setIdleTimer: (ms: number, onIdle: () => void) => void;
+  onClose: () => void;
+}
+
+const TERMINATE = Buffer.from([FrontendCode.Terminate, 0, 0, 0, 4]);
+
+/**
+ * The session's data path once both sides are authenticated. Client and server bytes are framed in both
+ * directions but forwarded as received unless a message must change; see MessageFramer.
+ */
+export class Relay {
+  private readonly clientFramer: MessageFramer;
+  private readonly serverFramer: MessageFramer;
+  private readonly refusals = new PendingRefusals();
+  private readyCount = 0;
+  private busySince = 0;
+  private closed = false;
+  /** Set when the gateway itself ends the session (drain, idle); sent at the next server message boundary. */
+  private endWith: Buffer | undefined;
+  private lastServerErrorFatal = false;
+  private transactionStatus = 0x49; // 'I'
+  private clientTerminated = false;
+
+  constructor(private readonly options: RelayOptions) {
+    const { limits, gate } = options;
+    const inspectFromClient = new Set<number>([FrontendCode.Terminate]);
+    if (gate) {
+      inspectFromClient.add(FrontendCode.Query);
+      inspectFromClient.add(FrontendCode.Parse);
+    }
+    this.clientFramer = new MessageFramer({
+      allowed: FRONTEND_SESSION_CODES,
+      inspect: inspectFromClient,
+      maxMessageLength: limits.maxClientMessageBytes,
+      maxInspectedLength: limits.maxClientMessageBytes,
+      onMessage: (code, message) => this.onClientMessage(code, message),
+      emit: (bytes) => this.toUpstream(bytes),
+    });
+    this.serverFramer = new MessageFramer({
+      allowed: BACKEND_SESSION_CODES,
+      inspect: new Set([BackendCode.ReadyForQuery, BackendCode.ErrorResponse]),
+      maxMessageLength: limits.maxServerMessageBytes,
+      maxInspectedLength: limits.maxServerMessageBytes,
+      onMessage: (code, message) => this.onServerMessage(code, message),
+      emit: (bytes) => this.toClient(bytes),
+    });
+  }
+
+  get inTransaction(): boolean {
+    return this.transactionStatus !== 0x49;
+  }
+
+  /** Requests sent (Query, Sync) whose ReadyForQuery has not come back. */
+  private get outstanding(): number {
+    const counts = this.clientFramer.counts;
+    return counts[FrontendCode.Query]! + counts[FrontendCode.Sync]! - this.readyCount;
+  }
+
+  start(): void {
+    const { client, upstream, clientPending, upstreamPending } = this.options;
+    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
+    upstream.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
+    client.on('error', (error) => this.close('client error', error));
+    upstream.on('error', (error) => this.close('upstream error', error));
+    client.on('close', () => this.close('client closed'));
+    client.on('end', () => this.close('client closed'));
+    upstream.on('close', () => this.onUpstreamGone());
+    upstream.on('end', () => this.onUpstreamGone());
+    this.armIdleTimer();
+    if (upstreamPending.length > 0) this.fromUpstream(upstreamPending);
+    if (clientPending.length > 0) this.fromClient(clientPending);
+    client.resume();
+    upstream.resume();
+  }
+
+  private armIdleTimer(): void {
+    const { idleTimeoutMs } = this.options.limits;
+    if (idleTimeoutMs <= 0) return;
+    this.options.setIdleTimer(idleTimeoutMs, () => {
+      if (this.outstanding > 0 || this.busySince !== 0) {
+        this.armIdleTimer(); // a statement is running: not idle
+        return;
+      }
+      this.terminate('57P05', 'terminating connection due to idle-session timeout');
+    });
+  }
+
+  private fromClient(chunk: Buffer): void {
+    if (this.closed) return;
+    this.options.metrics.data.bytesFromClients += chunk.length;
+    if (this.busySince === 0) this.busySince = performance.now();
+    const counts = this.clientFramer.counts;
+    const before = counts[FrontendCode.Query]! + counts[FrontendCode.Execute]! + counts[FrontendCode.FunctionCall]!;
+    try {
+      this.clientFramer.push(chunk);
+    } catch (error) {
+      this.protocolViolation(error);
+      return;
+    }
+    this.options.metrics.data.statements +=
+      counts[FrontendCode.Query]! + counts[FrontendCode.Execute]! + counts[FrontendCode.FunctionCall]! - before;
+    if (this.clientTerminated) this.close('client terminated');
+  }
+
+  private fromUpstream(chunk: Buffer): void {
+    if (this.closed) return;
+    try {
+      this.serverFramer.push(chunk);
+    } catch (error) {
+      this.options.log.error('upstream sent a malformed message', { error });
+      this.sendAndClose(fatal('08P01', 'the upstream server sent a malformed message'));
+      return;
+    }
+    if (this.endWith && this.serverFramer.atBoundary) this.sendAndClose(this.endWith);
+  }
+
+  private onClientMessage(code: number, message: Buffer): Buffer | null | undefined {
+    if (code === FrontendCode.Terminate) {
+      // Closing here would overtake bytes of this chunk not yet forwarded; close once the chunk is done.
+      this.clientTerminated = true;
+      return null;
+    }
+    const gate = this.options.gate!;
+    if (code === FrontendCode.Query) {
+      const refusal = gate.onQuery(decodeQuery(message), this.options.facts);
+      if (!refusal) return undefined;
+      this.options.metrics.data.refusals++;
+      // This Query's own ReadyForQuery closes it.
+      return encodeQuery(this.refusals.add(refusalFields(refusal), this.readyCount + this.outstanding + 1));
+    }
+    if (code === FrontendCode.Parse) {
+      const parse = decodeParse(message);
+      const refusal = gate.onParse(parse, this.options.facts);
+      if (!refusal) return undefined;
+      this.options.metrics.data.refusals++;
+      // Closed by the ReadyForQuery of the next Sync.
+      const marker = this.refusals.add(refusalFields(refusal), this.readyCount + this.outstanding + 1);
+      return encodeParse({ statementName: parse.statementName, query: marker, parameterTypes: parse.parameterTypes });
+    }
+    return undefined;
+  }
+
+  private onServerMessage(code: number, message: Buffer): Buffer | null | undefined {
+    if (code === BackendCode.ReadyForQuery) {
+      this.readyCount++;
+      this.transactionStatus = message[HEADER_LENGTH] ?? 0x49;
+      if (this.refusals.size > 0) this.refusals.settle(this.readyCount);
+      if (this.busySince !== 0 && this.outstanding <= 0) {
+        this.options.metrics.observeLatency((performance.now() - this.busySince) / 1000);
+        this.busySince = 0;
+      }
+      return undefined;
+    }
+    // ErrorResponse
+    this.options.metrics.data.errors++;
+    const fields = decodeErrorFields(message.subarray(HEADER_LENGTH));
+    this.lastServerErrorFatal = fields.severity === 'FATAL' || fields.severity === 'PANIC';
+    if (this.refusals.size === 0) return undefined;
+    const replacement = this.refusals.take(fields.message);
+    return replacement ? errorResponse(replacement) : undefined;
+  }
+
+  private toUpstream(bytes: Buffer): void {
+    const { upstream, client } = this.options;
+    if (!upstream.write(bytes)) {
+      client.pause();
+      upstream.once('drain', () => client.resume());
+    }
+  }
+
+  private toClient(bytes: Buffer): void {
+    const { upstream, client } = this.options;
+    this.options.metrics.data.bytesToClients += bytes.length;
+    if (!client.write(bytes)) {
+      upstream.pause();
+      client.once('drain', () => upstream.resume());
+    }
+  }
+
+  private protocolViolation(error: unknown): void {
+    const message = error instanceof ProtocolError ? error.message : 'malformed message';
+    this.options.metrics.data.protocolErrors++;
+    this.options.log.warn('client protocol violation', { reason: message });
+    // The server stream may be mid-message; a FATAL can only be inserted at a boundary.
+    if (this.serverFramer.atBoundary) this.sendAndClose(fatal('08P01', `invalid message from client: ${message}`));
+    else this.close('protocol violation');
+  }
+
+  /** Ends the session from the gateway side with a FATAL error, at the next point the client can read it. */
+  terminate(sqlstate: string, message: string): void {
+    if (this.closed) return;
+    this.endWith = fatal(sqlstate, message);
+    if (this.serverFramer.atBoundary) this.sendAndClose(this.endWith);
+  }
+
+  private sendAndClose(message: Buffer): void {
+    if (this.closed) return;
+    this.options.client.write(message);
+    this.close('ended by gateway');
+  }
+
+  private onUpstreamGone(): void {
+    if (this.closed) return;
+    if (!this.lastServerErrorFatal && this.serverFramer.atBoundary) {
+      this.sendAndClose(fatal('08006', 'the upstream server closed the connection unexpectedly'));
+      return;
+    }
+    this.close('upstream closed');
+  }
+
+  close(reason: string, error?: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    const { client, upstream, log } = this.options;
+    if (error) log.debug('session closing', { reason, error });
+    if (!upstream.destroyed) {
+      if (this.clientFramer.atBoundary) upstream.end(TERMINATE);
+      else upstream.destroy();
+    }
+    client.end();
+    // Do not wait forever for a peer that does not read its FIN.
+    setTimeout(() => {
+      client.destroy();
+      upstream.destroy();
+    }, 5000).unref();
+    this.options.setIdleTimer(0, () => undefined);
+    this.options.onClose();
+  }
+}

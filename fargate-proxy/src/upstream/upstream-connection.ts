@@ -1,0 +1,201 @@
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { serialize } from 'pg-protocol';
+import { AuthCode, BackendCode } from '../protocol/codes';
+import { decodeErrorFields, type PgErrorFields } from '../protocol/error-fields';
+import type { UpstreamCredential } from './credential-source';
+import { MessageReader } from './message-reader';
+import { md5PasswordResponse, SCRAM_MECHANISM, startScram } from './scram';
+
+export interface UpstreamEndpoint {
+  host: string;
+  port: number;
+  tls: 'disable' | 'verify-full';
+  /** CA bundle (PEM) the server certificate must chain to, for verify-full. */
+  ca?: Buffer;
+  serverName?: string;
+  connectTimeoutMs: number;
+}
+
+export interface UpstreamSession {
+  socket: Duplex;
+  /** ParameterStatus pairs the server sent during startup, in order; the client gets the same. */
+  parameters: Array<[string, string]>;
+  processId: number;
+  secretKey: Buffer;
+  /** Bytes received after ReadyForQuery (normally none). */
+  pending: Buffer;
+}
+
+export type UpstreamFailure = 'connect' | 'tls' | 'authentication' | 'server' | 'protocol';
+
+/** Why the upstream session could not be opened; `fields` holds the server's own error when it sent one. */
+export class UpstreamError extends Error {
+  override readonly name = 'UpstreamError';
+  constructor(
+    readonly failure: UpstreamFailure,
+    message: string,
+    readonly fields?: PgErrorFields,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Limit for messages during the upstream startup; they are all small. */
+const MAX_STARTUP_MESSAGE = 1024 * 1024;
+const SSL_REQUEST = serialize.requestSsl();
+
+function connectTcp(endpoint: UpstreamEndpoint): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new UpstreamError('connect', `timed out after ${endpoint.connectTimeoutMs} ms connecting to the upstream server`));
+    }, endpoint.connectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new UpstreamError('connect', `cannot connect to the upstream server: ${error.message}`, undefined, { cause: error }));
+    });
+  });
+}
+
+/** Sends SSLRequest and, on 'S', upgrades to TLS with full verification of the server certificate. */
+async function startTls(socket: net.Socket, endpoint: UpstreamEndpoint): Promise<Duplex> {
+  const reader = new MessageReader(socket, 1);
+  socket.write(SSL_REQUEST);
+  const answer = (await reader.bytes(1))[0];
+  const leftover = reader.detach();
+  if (answer !== 0x53 /* 'S' */) {
+    throw new UpstreamError('tls', 'the upstream server does not accept TLS, and the configuration requires verify-full');
+  }
+  if (leftover.length > 0) throw new UpstreamError('protocol', 'upstream sent unencrypted data after accepting TLS');
+  return new Promise((resolve, reject) => {
+    const secure = tls.connect({
+      socket,
+      ca: endpoint.ca,
+      servername: net.isIP(endpoint.serverName ?? endpoint.host) ? undefined : (endpoint.serverName ?? endpoint.host),
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(endpoint.serverName ?? endpoint.host, cert),
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+    });
+    secure.once('secureConnect', () => {
+      secure.removeAllListeners('error');
+      resolve(secure);
+    });
+    secure.once('error', (error) =>
+      reject(new UpstreamError('tls', `TLS with the upstream server failed: ${error.message}`, undefined, { cause: error })),
+    );
+  });
+}
+
+async function openTransport(endpoint: UpstreamEndpoint): Promise<Duplex> {
+  const socket = await connectTcp(endpoint);
+  if (endpoint.tls === 'disable') return socket;
+  try {
+    return await startTls(socket, endpoint);
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+}
+
+/**
+ * Opens a session with the upstream server as `credential.user`, authenticating with whatever the server
+ * asks for (SCRAM-SHA-256, MD5 or cleartext), and reads up to the first ReadyForQuery.
+ */
+export async function connectUpstream(
+  endpoint: UpstreamEndpoint,
+  credential: UpstreamCredential,
+  startupParameters: Record<string, string>,
+): Promise<UpstreamSession> {
+  const socket = await openTransport(endpoint);
+  const reader = new MessageReader(socket, MAX_STARTUP_MESSAGE);
+  try {
+    socket.write(serialize.startup({ ...startupParameters, user: credential.user }));
+    const parameters: Array<[string, string]> = [];
+    let processId = 0;
+    let secretKey = Buffer.alloc(4);
+    let scram: ReturnType<typeof startScram> | undefined;
+    for (;;) {
+      const { code, body } = await reader.next();
+      switch (code) {
+        case BackendCode.Authentication: {
+          const kind = body.readInt32BE(0);
+          if (kind === AuthCode.Ok) break;
+          if (kind === AuthCode.CleartextPassword) {
+            socket.write(serialize.password(credential.password));
+          } else if (kind === AuthCode.MD5Password) {
+            socket.write(serialize.password(md5PasswordResponse(credential.user, credential.password, body.subarray(4, 8))));
+          } else if (kind === AuthCode.SASL) {
+            const mechanisms = body.subarray(4).toString('utf8').split('\0');
+            if (!mechanisms.includes(SCRAM_MECHANISM)) {
+              throw new UpstreamError('authentication', `upstream offers no supported SASL mechanism (${mechanisms.filter(Boolean).join(', ')})`);
+            }
+            scram = startScram(credential.password);
+            socket.write(serialize.sendSASLInitialResponseMessage(SCRAM_MECHANISM, scram.clientFirst));
+          } else if (kind === AuthCode.SASLContinue && scram) {
+            socket.write(serialize.sendSCRAMClientFinalMessage(scram.continue(body.subarray(4).toString('utf8'))));
+          } else if (kind === AuthCode.SASLFinal && scram) {
+            scram.finish(body.subarray(4).toString('utf8'));
+          } else {
+            throw new UpstreamError('authentication', `upstream asks for an unsupported authentication method (${kind})`);
+          }
+          break;
+        }
+        case BackendCode.ParameterStatus: {
+          const nul = body.indexOf(0);
+          parameters.push([body.toString('utf8', 0, nul), body.toString('utf8', nul + 1, body.length - 1)]);
+          break;
+        }
+        case BackendCode.BackendKeyData:
+          processId = body.readInt32BE(0);
+          secretKey = Buffer.from(body.subarray(4));
+          break;
+        case BackendCode.NoticeResponse:
+        case BackendCode.NegotiateProtocolVersion:
+          break;
+        case BackendCode.ErrorResponse: {
+          const fields = decodeErrorFields(body);
+          const failure = fields.code.startsWith('28') ? 'authentication' : 'server';
+          throw new UpstreamError(failure, fields.message, fields);
+        }
+        case BackendCode.ReadyForQuery:
+          return { socket, parameters, processId, secretKey, pending: reader.detach() };
+        default:
+          throw new UpstreamError('protocol', `unexpected message 0x${code.toString(16)} from upstream during startup`);
+      }
+    }
+  } catch (error) {
+    reader.detach();
+    socket.destroy();
+    if (error instanceof UpstreamError) throw error;
+    throw new UpstreamError('protocol', `upstream startup failed: ${(error as Error).message}`, undefined, { cause: error });
+  }
+}
+
+/** Forwards a cancel to the upstream server for the backend (processId, secretKey). Best effort, as in libpq. */
+export async function sendUpstreamCancel(endpoint: UpstreamEndpoint, processId: number, secretKey: Buffer): Promise<void> {
+  const socket = await openTransport(endpoint);
+  const packet = Buffer.alloc(12 + secretKey.length);
+  packet.writeInt32BE(packet.length, 0);
+  packet.writeInt32BE(80877102, 4);
+  packet.writeInt32BE(processId, 8);
+  secretKey.copy(packet, 12);
+  await new Promise<void>((resolve) => {
+    socket.on('error', () => resolve());
+    socket.on('close', () => resolve());
+    socket.end(packet);
+    // The server answers a cancel by closing; do not wait forever if it does not.
+    setTimeout(() => {
+      socket.destroy();
+      resolve();
+    }, endpoint.connectTimeoutMs).unref();
+  });
+}

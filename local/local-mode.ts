@@ -1,0 +1,141 @@
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { parseGatewayConfig, type GatewayConfig } from '../fargate-proxy/src/config';
+import type { Logger } from '../fargate-proxy/src/observability/logger';
+import { type RunningGateway, startGateway } from '../fargate-proxy/src/server/primary';
+import { StaticCredentialSource } from '../fargate-proxy/src/upstream/credential-source';
+import { ensureSelfSignedCertificate } from './certificates';
+import { DEMO_DATABASE, seedDemoDatabase } from './demo-data';
+import { type RunningPostgres, startEmbeddedPostgres } from './embedded-postgres';
+import { type LocalIssuer, openLocalIssuer } from './token-issuer';
+
+export interface LocalModeOptions {
+  /** Where local mode keeps its state (keys, certificate, database files). */
+  home: string;
+  host: string;
+  port: number;
+  healthPort: number;
+  workers: number;
+  /** Front this server instead of starting the embedded one: postgres://user:password@host:port/db?sslmode=… */
+  upstreamUrl?: string;
+  /** Extra PostgreSQL settings for the embedded server. */
+  postgresSettings?: Record<string, string | number>;
+  logLevel: GatewayConfig['logLevel'];
+  log: Logger;
+}
+
+export interface LocalMode {
+  gateway: RunningGateway;
+  issuer: LocalIssuer;
+  postgres?: RunningPostgres;
+  config: GatewayConfig;
+  certFile: string;
+  database: string;
+  stop(): Promise<void>;
+}
+
+interface UpstreamChoice {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  tls: 'disable' | 'verify-full';
+  caFile?: string;
+  database: string;
+}
+
+/** Parses `--upstream`; only `disable` and `verify-full` are accepted, as anything between is not safe. */
+export function parseUpstreamUrl(url: string): UpstreamChoice {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw new Error(`--upstream must be a postgres:// URL, got ${parsed.protocol}`);
+  const sslmode = parsed.searchParams.get('sslmode') ?? 'disable';
+  if (sslmode !== 'disable' && sslmode !== 'verify-full') {
+    throw new Error(`--upstream sslmode=${sslmode} is not supported: use verify-full (with sslrootcert=FILE) or disable`);
+  }
+  const caFile = parsed.searchParams.get('sslrootcert') ?? undefined;
+  if (sslmode === 'verify-full' && !caFile) throw new Error('--upstream with sslmode=verify-full needs sslrootcert=FILE');
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || 5432),
+    user: decodeURIComponent(parsed.username || 'postgres'),
+    password: decodeURIComponent(parsed.password),
+    tls: sslmode,
+    caFile,
+    database: decodeURIComponent(parsed.pathname.slice(1)) || 'postgres',
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts everything local mode needs: issuer, certificate, PostgreSQL (embedded unless given), gateway. */
+export async function startLocalMode(options: LocalModeOptions): Promise<LocalMode> {
+  const { home, log } = options;
+  // The home stays traversable so the database's service account (when run as root) reaches pgdata;
+  // the secrets inside live in 0700 subdirectories.
+  mkdirSync(home, { recursive: true, mode: 0o755 });
+  const issuer = openLocalIssuer(path.join(home, 'issuer'));
+  const certificate = await ensureSelfSignedCertificate(path.join(home, 'tls'));
+  let postgres: RunningPostgres | undefined;
+  let upstream: UpstreamChoice;
+  if (options.upstreamUrl) {
+    upstream = parseUpstreamUrl(options.upstreamUrl);
+  } else {
+    postgres = await startEmbeddedPostgres({
+      dataDir: path.join(home, 'pgdata'),
+      port: await freePort(),
+      settings: options.postgresSettings,
+    });
+    try {
+      if (await seedDemoDatabase(postgres)) log.info('demo database created', { database: DEMO_DATABASE });
+    } catch (error) {
+      await postgres.stop();
+      throw error;
+    }
+    upstream = { host: postgres.host, port: postgres.port, user: postgres.user, password: postgres.password, tls: 'disable', database: DEMO_DATABASE };
+  }
+  const config = parseGatewayConfig({
+    listen: { host: options.host, port: options.port },
+    workers: options.workers,
+    tls: { certFile: certificate.certFile, keyFile: certificate.keyFile },
+    upstream: { host: upstream.host, port: upstream.port, tls: upstream.tls, caFile: upstream.caFile },
+    credentials: { source: 'env', user: upstream.user },
+    tokens: { issuer: issuer.issuer, audience: issuer.audience, jwksUri: issuer.jwksUri },
+    health: { host: '127.0.0.1', port: options.healthPort, emfIntervalMs: 0 },
+    cancel: {},
+    drainMs: 5000,
+    logLevel: options.logLevel,
+  });
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway(config, {
+      log,
+      workerEnv: { GATEHOUSE_UPSTREAM_PASSWORD: upstream.password },
+      credentials: new StaticCredentialSource({ user: upstream.user, password: upstream.password }),
+    });
+  } catch (error) {
+    await postgres?.stop();
+    throw error;
+  }
+  return {
+    gateway,
+    issuer,
+    postgres,
+    config,
+    certFile: certificate.certFile,
+    database: upstream.database,
+    stop: async () => {
+      await gateway.stop();
+      await postgres?.stop();
+    },
+  };
+}
