@@ -1,0 +1,44 @@
+import path from 'node:path';
+import { openLocalIssuer, type LocalIssuer } from '../../local/token-issuer';
+
+/** The suite's upstream server and issuer, as global-setup left them in the environment. */
+export interface TestUpstream {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+export function testUpstream(): TestUpstream {
+  const url = process.env.GATEHOUSE_TEST_UPSTREAM;
+  if (!url) throw new Error('GATEHOUSE_TEST_UPSTREAM is not set: run the tests through jest (global-setup starts the server)');
+  const parsed = new URL(url);
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || 5432),
+    user: decodeURIComponent(parsed.username),
+    password: decodeURIComponent(parsed.password),
+  };
+}
+
+export function testHome(): string {
+  const home = process.env.GATEHOUSE_TEST_HOME;
+  if (!home) throw new Error('GATEHOUSE_TEST_HOME is not set');
+  return home;
+}
+
+export function testIssuer(): LocalIssuer {
+  return openLocalIssuer(path.join(testHome(), 'issuer'));
+}
+
+export function testCertificate(): { certFile: string; keyFile: string } {
+  return { certFile: path.join(testHome(), 'tls', 'server.crt'), keyFile: path.join(testHome(), 'tls', 'server.key') };
+}
+
+/** A real client the suite needs is missing: skip locally, fail under CI where it must be installed. */
+export function requireClient(name: string, available: boolean): boolean {
+  if (available) return true;
+  if (process.env.CI === 'true') throw new Error(`${name} is not installed, and CI must run every real-client test`);
+  process.stderr.write(`skipping ${name} tests: not installed\n`);
+  return false;
+}
