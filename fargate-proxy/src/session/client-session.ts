@@ -58,7 +58,9 @@ export class ClientSession {
   async run(): Promise<void> {
     const authTimer = setTimeout(() => this.failStartup(new SessionError('57014', 'canceling authentication due to timeout')), this.deps.limits.authTimeoutMs);
     try {
-      const result = await performHandshake(this.socket, this.deps.handshake);
+      const result = await performHandshake(this.socket, this.deps.handshake, (stream) => {
+        this.stream = stream;
+      });
       if (result.kind === 'cancel') {
         clearTimeout(authTimer);
         this.deps.metrics.data.cancelRequests++;
@@ -189,6 +191,10 @@ export class ClientSession {
       message = fatal('58000', 'internal gateway error');
     }
     this.deps.metrics.data.connectionsRejected++;
+    // Half-close and keep discarding what the client still sends: closing with unread input would reset
+    // the connection, and the client could lose the error before reading it.
+    this.stream.on('data', () => undefined);
+    this.stream.resume();
     this.stream.end(message);
     setTimeout(() => this.socket.destroy(), 1000).unref();
     this.upstreamSession?.socket.destroy();
@@ -198,7 +204,7 @@ export class ClientSession {
   private finish(): void {
     if (this.ended) return;
     this.ended = true;
-    if (!this.relay) this.socket.end();
+    if (!this.relay) this.stream.end();
     this.onEnd(this);
   }
 }

@@ -92,7 +92,12 @@ async function readStartupPacket(reader: HandshakeReader, maxBytes: number): Pro
  * packet, and the password message. Rejections throw SessionError (sent as FATAL) or ProtocolError
  * (sent as FATAL 08P01).
  */
-export async function performHandshake(socket: net.Socket, options: HandshakeOptions): Promise<HandshakeResult> {
+export async function performHandshake(
+  socket: net.Socket,
+  options: HandshakeOptions,
+  /** Told of the TLS stream as soon as it exists, so a later refusal is sent encrypted. */
+  onEncrypted: (stream: Duplex) => void,
+): Promise<HandshakeResult> {
   let stream: Duplex = socket;
   let reader = new HandshakeReader(socket);
   let proxy: ProxyHeader | undefined;
@@ -113,6 +118,7 @@ export async function performHandshake(socket: net.Socket, options: HandshakeOpt
     if (reader.peek()[0] === TLS_HANDSHAKE_RECORD) {
       if (!options.secureContext || !options.allowDirectTls) throw new ProtocolError('direct TLS is not enabled on this gateway');
       stream = await upgradeToTls(socket, reader, options.secureContext, true);
+      onEncrypted(stream);
       reader = new HandshakeReader(stream);
       encrypted = true;
     }
@@ -129,6 +135,7 @@ export async function performHandshake(socket: net.Socket, options: HandshakeOpt
         }
         socket.write('S');
         stream = await upgradeToTls(socket, reader, options.secureContext, false);
+        onEncrypted(stream);
         reader = new HandshakeReader(stream);
         encrypted = true;
         continue;

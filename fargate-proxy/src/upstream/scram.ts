@@ -31,8 +31,12 @@ function attributes(message: string): Map<string, string> {
 
 const hmac = (key: Buffer, data: string): Buffer => createHmac('sha256', key).update(data).digest();
 
-export function startScram(password: string, nonce: string = randomBytes(18).toString('base64')): ScramClient {
-  const clientFirstBare = `n=*,r=${nonce}`;
+/**
+ * @param user sent in the client-first message; PostgreSQL ignores it (the startup packet names the role),
+ *   so it is `*` except in tests against the RFC's example.
+ */
+export function startScram(password: string, nonce: string = randomBytes(18).toString('base64'), user = '*'): ScramClient {
+  const clientFirstBare = `n=${user},r=${nonce}`;
   let expectedServerSignature: Buffer | undefined;
   return {
     clientFirst: `n,,${clientFirstBare}`,
