@@ -2,7 +2,7 @@ import { type GatewayConfigInput, parseGatewayConfig } from '../../fargate-proxy
 import { silentLogger } from '../../fargate-proxy/src/observability/logger';
 import { type RunningGateway, startGateway } from '../../fargate-proxy/src/server/primary';
 import type { StatementGate } from '../../fargate-proxy/src/session/statement-gate';
-import { StaticCredentialSource } from '../../fargate-proxy/src/upstream/credential-source';
+import { type CredentialSource, StaticCredentialSource } from '../../fargate-proxy/src/upstream/credential-source';
 import { testCertificate, testIssuer, testUpstream } from './environment';
 
 export interface TestGateway extends RunningGateway {
@@ -43,14 +43,18 @@ export function baseTestConfig(overrides: Partial<GatewayConfigInput> = {}): Gat
   return merge(base as Record<string, unknown>, overrides as Record<string, unknown>) as GatewayConfigInput;
 }
 
-export async function startTestGateway(overrides: Partial<GatewayConfigInput> = {}, gate?: StatementGate): Promise<TestGateway> {
+export async function startTestGateway(
+  overrides: Partial<GatewayConfigInput> = {},
+  gate?: StatementGate,
+  credentials?: CredentialSource,
+): Promise<TestGateway> {
   const upstream = testUpstream();
   const issuer = testIssuer();
   const config = parseGatewayConfig(baseTestConfig(overrides));
   const running = await startGateway(config, {
     log: silentLogger,
     gate,
-    credentials: new StaticCredentialSource({ user: upstream.user, password: upstream.password }),
+    credentials: credentials ?? new StaticCredentialSource({ user: upstream.user, password: upstream.password }),
   });
   const token = (subject = 'test-job', ttlSeconds = 600, extra: Record<string, unknown> = {}) => issuer.sign({ ...extra, sub: subject }, ttlSeconds);
   return {
