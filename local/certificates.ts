@@ -12,7 +12,10 @@ export interface CertificatePair {
  * A self-signed certificate for `localhost`/127.0.0.1, generated once under `directory` and reused, so
  * clients that pin it (sslmode=verify-full with sslrootcert) keep working across restarts.
  */
-export async function ensureSelfSignedCertificate(directory: string, commonName = 'localhost'): Promise<CertificatePair> {
+export async function ensureSelfSignedCertificate(
+  directory: string,
+  commonName = 'localhost',
+): Promise<CertificatePair> {
   const certFile = path.join(directory, 'server.crt');
   const keyFile = path.join(directory, 'server.key');
   if (!existsSync(certFile) || !existsSync(keyFile)) {
@@ -28,7 +31,15 @@ export async function ensureSelfSignedCertificate(directory: string, commonName 
         { name: 'basicConstraints', cA: true },
         { name: 'keyUsage', digitalSignature: true, keyCertSign: true },
         { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: [{ type: 2, value: commonName }, { type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: commonName },
+            { type: 2, value: 'localhost' },
+            { type: 7, ip: '127.0.0.1' },
+            { type: 7, ip: '::1' },
+          ],
+        },
       ],
     });
     writeFileSync(keyFile, pems.private, { mode: 0o600 });

@@ -10,8 +10,50 @@ const CUSTOMERS = 2000;
 const ACCOUNTS = 3000;
 const TRANSACTIONS = 6000;
 
-const FIRST = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken', 'Margaret', 'Dennis', 'Radia', 'Tim', 'Leslie', 'Shafi', 'John', 'Sophie', 'Niklaus', 'Joan', 'Whitfield', 'Katherine'];
-const LAST = ['Lovelace', 'Hopper', 'Turing', 'Dijkstra', 'Liskov', 'Knuth', 'Allen', 'Thompson', 'Hamilton', 'Ritchie', 'Perlman', 'Berners-Lee', 'Lamport', 'Goldwasser', 'Backus', 'Wilson', 'Wirth', 'Clarke', 'Diffie', 'Johnson'];
+const FIRST = [
+  'Ada',
+  'Grace',
+  'Alan',
+  'Edsger',
+  'Barbara',
+  'Donald',
+  'Frances',
+  'Ken',
+  'Margaret',
+  'Dennis',
+  'Radia',
+  'Tim',
+  'Leslie',
+  'Shafi',
+  'John',
+  'Sophie',
+  'Niklaus',
+  'Joan',
+  'Whitfield',
+  'Katherine',
+];
+const LAST = [
+  'Lovelace',
+  'Hopper',
+  'Turing',
+  'Dijkstra',
+  'Liskov',
+  'Knuth',
+  'Allen',
+  'Thompson',
+  'Hamilton',
+  'Ritchie',
+  'Perlman',
+  'Berners-Lee',
+  'Lamport',
+  'Goldwasser',
+  'Backus',
+  'Wilson',
+  'Wirth',
+  'Clarke',
+  'Diffie',
+  'Johnson',
+];
 const CITIES = ['Boston', 'Austin', 'Seattle', 'Denver', 'Chicago', 'Atlanta', 'Portland', 'Phoenix'];
 
 /** Mulberry32: a small deterministic generator, so the data is the same on every machine. */
@@ -46,7 +88,12 @@ function rows<T>(count: number, make: (i: number) => T): T[] {
   return Array.from({ length: count }, (_, i) => make(i + 1));
 }
 
-async function insertBatches(client: Client, table: string, columns: string[], values: unknown[][]): Promise<void> {
+async function insertBatches(
+  client: Client,
+  table: string,
+  columns: string[],
+  values: unknown[][],
+): Promise<void> {
   const batch = 500;
   for (let start = 0; start < values.length; start += batch) {
     const slice = values.slice(start, start + batch);
@@ -57,7 +104,12 @@ async function insertBatches(client: Client, table: string, columns: string[], v
 }
 
 /** Creates and fills the demo database once; a second call finds it and does nothing. */
-export async function seedDemoDatabase(connection: { host: string; port: number; user: string; password: string }): Promise<boolean> {
+export async function seedDemoDatabase(connection: {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}): Promise<boolean> {
   const admin = new Client({ ...connection, database: 'postgres' });
   await admin.connect();
   try {

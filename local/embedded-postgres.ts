@@ -1,6 +1,15 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes, createHash } from 'node:crypto';
-import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -41,7 +50,9 @@ function binaryDir(): string {
   try {
     entry = require.resolve(platformPackage);
   } catch {
-    throw new Error(`no PostgreSQL binaries for ${process.platform}-${process.arch}: the npm package ${platformPackage} is not installed`);
+    throw new Error(
+      `no PostgreSQL binaries for ${process.platform}-${process.arch}: the npm package ${platformPackage} is not installed`,
+    );
   }
   return path.join(path.dirname(entry), '..', 'native');
 }
@@ -54,8 +65,16 @@ interface Account {
 function ensureServiceAccount(): Account {
   const lookup = (): Account | undefined => {
     try {
-      const uid = Number(execFileSync('id', ['-u', SERVICE_ACCOUNT], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim());
-      const gid = Number(execFileSync('id', ['-g', SERVICE_ACCOUNT], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim());
+      const uid = Number(
+        execFileSync('id', ['-u', SERVICE_ACCOUNT], { stdio: ['ignore', 'pipe', 'ignore'] })
+          .toString()
+          .trim(),
+      );
+      const gid = Number(
+        execFileSync('id', ['-g', SERVICE_ACCOUNT], { stdio: ['ignore', 'pipe', 'ignore'] })
+          .toString()
+          .trim(),
+      );
       return { uid, gid };
     } catch {
       return undefined;
@@ -63,9 +82,14 @@ function ensureServiceAccount(): Account {
   };
   const existing = lookup();
   if (existing) return existing;
-  execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', SERVICE_ACCOUNT], { stdio: 'ignore' });
+  execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', SERVICE_ACCOUNT], {
+    stdio: 'ignore',
+  });
   const created = lookup();
-  if (!created) throw new Error(`could not create the ${SERVICE_ACCOUNT} account to run PostgreSQL (it refuses to run as root)`);
+  if (!created)
+    throw new Error(
+      `could not create the ${SERVICE_ACCOUNT} account to run PostgreSQL (it refuses to run as root)`,
+    );
   return created;
 }
 
@@ -86,9 +110,19 @@ function chownTree(target: string, account: Account): void {
   for (const entry of readdirSync(target)) chownTree(path.join(target, entry), account);
 }
 
-function run(file: string, args: string[], account: Account | undefined, onLog?: (line: string) => void): Promise<void> {
+function run(
+  file: string,
+  args: string[],
+  account: Account | undefined,
+  onLog?: (line: string) => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { uid: account?.uid, gid: account?.gid, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(file, args, {
+      uid: account?.uid,
+      gid: account?.gid,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
+    });
     let output = '';
     const collect = (chunk: Buffer) => {
       output += chunk.toString();
@@ -97,7 +131,9 @@ function run(file: string, args: string[], account: Account | undefined, onLog?:
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(file)} failed (${code}): ${output.trim()}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${path.basename(file)} failed (${code}): ${output.trim()}`)),
+    );
   });
 }
 
@@ -110,12 +146,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     // The service account must reach the binaries and the data; a checkout under a private home or a
     // mktemp directory is not reachable, so use a world-traversable copy and data location instead.
     if (!traversableByOthers(binaries)) {
-      const copy = path.join('/var/tmp', `gatehouse-pg-bin-${createHash('sha256').update(binaries).digest('hex').slice(0, 12)}`);
-      if (!existsSync(path.join(copy, 'bin', 'postgres'))) cpSync(binaries, copy, { recursive: true, verbatimSymlinks: true });
+      const copy = path.join(
+        '/var/tmp',
+        `gatehouse-pg-bin-${createHash('sha256').update(binaries).digest('hex').slice(0, 12)}`,
+      );
+      if (!existsSync(path.join(copy, 'bin', 'postgres')))
+        cpSync(binaries, copy, { recursive: true, verbatimSymlinks: true });
       binaries = copy;
     }
     if (!traversableByOthers(dataDir)) {
-      dataDir = path.join('/var/tmp', `gatehouse-pg-data-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`);
+      dataDir = path.join(
+        '/var/tmp',
+        `gatehouse-pg-data-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`,
+      );
     }
   }
   const passwordFile = path.join(path.dirname(path.resolve(options.dataDir)), 'postgres-password');
@@ -137,12 +180,31 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       chownSync(pwfile, account.uid, account.gid);
     }
     try {
-      await run(path.join(binaries, 'bin', 'initdb'), ['-D', dataDir, '-U', SUPERUSER, '--pwfile', pwfile, '-E', 'UTF8', '--no-locale', '--auth=scram-sha-256'], account, options.onLog);
+      await run(
+        path.join(binaries, 'bin', 'initdb'),
+        [
+          '-D',
+          dataDir,
+          '-U',
+          SUPERUSER,
+          '--pwfile',
+          pwfile,
+          '-E',
+          'UTF8',
+          '--no-locale',
+          '--auth=scram-sha-256',
+        ],
+        account,
+        options.onLog,
+      );
     } finally {
       execFileSync('rm', ['-f', pwfile]);
     }
     // md5 on host lines still uses SCRAM for roles with SCRAM secrets, and lets tests use an MD5 role.
-    writeFileSync(path.join(dataDir, 'pg_hba.conf'), ['host all all 127.0.0.1/32 md5', 'host all all ::1/128 md5', ''].join('\n'));
+    writeFileSync(
+      path.join(dataDir, 'pg_hba.conf'),
+      ['host all all 127.0.0.1/32 md5', 'host all all ::1/128 md5', ''].join('\n'),
+    );
     if (account) chownTree(dataDir, account);
   }
 
@@ -152,7 +214,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     ...options.settings,
   };
   if (options.tls) {
-    for (const [name, source] of [['server.crt', options.tls.certFile], ['server.key', options.tls.keyFile]] as const) {
+    for (const [name, source] of [
+      ['server.crt', options.tls.certFile],
+      ['server.key', options.tls.keyFile],
+    ] as const) {
       const target = path.join(dataDir, name);
       writeFileSync(target, readFileSync(source), { mode: 0o600 });
       if (account) chownSync(target, account.uid, account.gid);
@@ -178,7 +243,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     child.stdout?.on('data', onOutput);
     child.stderr?.on('data', onOutput);
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`PostgreSQL exited during startup (${code}): ${output.trim().slice(-2000)}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`PostgreSQL exited during startup (${code}): ${output.trim().slice(-2000)}`)),
+    );
   });
   child.removeAllListeners('exit');
   let stopping: Promise<void> | undefined;

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { parseGatewayConfig, type GatewayConfig } from '../fargate-proxy/src/config';
+import { type GatewayConfig, parseGatewayConfig } from '../fargate-proxy/src/config';
 import type { Logger } from '../fargate-proxy/src/observability/logger';
 import { type RunningGateway, startGateway } from '../fargate-proxy/src/server/primary';
 import { StaticCredentialSource } from '../fargate-proxy/src/upstream/credential-source';
@@ -48,13 +48,17 @@ interface UpstreamChoice {
 /** Parses `--upstream`; only `disable` and `verify-full` are accepted, as anything between is not safe. */
 export function parseUpstreamUrl(url: string): UpstreamChoice {
   const parsed = new URL(url);
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw new Error(`--upstream must be a postgres:// URL, got ${parsed.protocol}`);
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:')
+    throw new Error(`--upstream must be a postgres:// URL, got ${parsed.protocol}`);
   const sslmode = parsed.searchParams.get('sslmode') ?? 'disable';
   if (sslmode !== 'disable' && sslmode !== 'verify-full') {
-    throw new Error(`--upstream sslmode=${sslmode} is not supported: use verify-full (with sslrootcert=FILE) or disable`);
+    throw new Error(
+      `--upstream sslmode=${sslmode} is not supported: use verify-full (with sslrootcert=FILE) or disable`,
+    );
   }
   const caFile = parsed.searchParams.get('sslrootcert') ?? undefined;
-  if (sslmode === 'verify-full' && !caFile) throw new Error('--upstream with sslmode=verify-full needs sslrootcert=FILE');
+  if (sslmode === 'verify-full' && !caFile)
+    throw new Error('--upstream with sslmode=verify-full needs sslrootcert=FILE');
   return {
     host: parsed.hostname,
     port: Number(parsed.port || 5432),
@@ -101,7 +105,14 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       await postgres.stop();
       throw error;
     }
-    upstream = { host: postgres.host, port: postgres.port, user: postgres.user, password: postgres.password, tls: 'disable', database: DEMO_DATABASE };
+    upstream = {
+      host: postgres.host,
+      port: postgres.port,
+      user: postgres.user,
+      password: postgres.password,
+      tls: 'disable',
+      database: DEMO_DATABASE,
+    };
   }
   const config = parseGatewayConfig({
     listen: { host: options.host, port: options.port },

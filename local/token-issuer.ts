@@ -48,7 +48,17 @@ export function openLocalIssuer(directory: string): LocalIssuer {
     sign(claims, ttlSeconds) {
       const now = Math.floor(Date.now() / 1000);
       const header = base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid }));
-      const payload = base64url(JSON.stringify({ iss: LOCAL_ISSUER, aud: LOCAL_AUDIENCE, iat: now, nbf: now, exp: now + ttlSeconds, jti: randomUUID(), ...claims }));
+      const payload = base64url(
+        JSON.stringify({
+          iss: LOCAL_ISSUER,
+          aud: LOCAL_AUDIENCE,
+          iat: now,
+          nbf: now,
+          exp: now + ttlSeconds,
+          jti: randomUUID(),
+          ...claims,
+        }),
+      );
       const signature = sign('sha256', Buffer.from(`${header}.${payload}`), privateKey);
       return `${header}.${payload}.${base64url(signature)}`;
     },

@@ -75,11 +75,27 @@ export const gatewayConfigSchema = z
     limits: z
       .object({
         /** StartupMessage and other untyped packets. */
-        maxStartupPacketBytes: z.number().int().min(64).default(10 * 1024), // 10 KiB
+        maxStartupPacketBytes: z
+          .number()
+          .int()
+          .min(64)
+          .default(10 * 1024), // 10 KiB
         /** The password message that carries the token. */
-        maxTokenBytes: z.number().int().min(256).default(16 * 1024), // 16 KiB
-        maxClientMessageBytes: z.number().int().min(1024).default(256 * MiB),
-        maxServerMessageBytes: z.number().int().min(1024).default(256 * MiB),
+        maxTokenBytes: z
+          .number()
+          .int()
+          .min(256)
+          .default(16 * 1024), // 16 KiB
+        maxClientMessageBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(256 * MiB),
+        maxServerMessageBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(256 * MiB),
         /** Statements the gateway reads whole (Query, Parse) are also bounded by maxClientMessageBytes. */
         authTimeoutMs: z.number().int().positive().default(15_000), // 15 seconds
         /** A session with no traffic for this long, and no statement running, is closed; 0 disables. */
@@ -134,7 +150,9 @@ export class ConfigError extends Error {
 export function parseGatewayConfig(input: unknown): GatewayConfig {
   const result = gatewayConfigSchema.safeParse(input);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const problems = result.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
     throw new ConfigError(`invalid gateway configuration:\n  ${problems.join('\n  ')}`);
   }
   return Object.freeze(result.data);
@@ -143,7 +161,8 @@ export function parseGatewayConfig(input: unknown): GatewayConfig {
 /** Reads the configuration of the `serve` command from the environment. */
 export function loadGatewayConfigFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const file = env.GATEHOUSE_CONFIG_FILE;
-  if (!file) throw new ConfigError('GATEHOUSE_CONFIG_FILE is not set: it must name the gateway configuration JSON');
+  if (!file)
+    throw new ConfigError('GATEHOUSE_CONFIG_FILE is not set: it must name the gateway configuration JSON');
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -177,7 +196,8 @@ export function workerSettingsToEnv(settings: WorkerSettings): Record<string, st
 
 export function loadWorkerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
   const raw = env.GATEHOUSE_WORKER_CONFIG;
-  if (!raw) throw new ConfigError('GATEHOUSE_WORKER_CONFIG is not set: workers are started by the gateway primary');
+  if (!raw)
+    throw new ConfigError('GATEHOUSE_WORKER_CONFIG is not set: workers are started by the gateway primary');
   return {
     config: parseGatewayConfig(JSON.parse(raw)),
     workerSlot: Number(env.GATEHOUSE_WORKER_SLOT ?? 0),

@@ -17,7 +17,8 @@ async function main(): Promise<void> {
     instanceTag,
     log,
     forwarder: {
-      toWorker: (slot, processId, secretKey) => send({ type: 'cancel-to-worker', workerSlot: slot, processId, secretKey }),
+      toWorker: (slot, processId, secretKey) =>
+        send({ type: 'cancel-to-worker', workerSlot: slot, processId, secretKey }),
       toPeers: (processId, secretKey) => send({ type: 'cancel-to-peers', processId, secretKey }),
     },
   });
@@ -36,7 +37,12 @@ async function main(): Promise<void> {
   process.on('message', (message: PrimaryToWorker) => {
     if (message.type === 'cancel') gateway.cancelRouter.deliver(message.processId, message.secretKey);
     else if (message.type === 'status-request') {
-      send({ type: 'status', requestId: message.requestId, metrics: gateway.metrics.snapshot(), keysReady: gateway.verifier.ready });
+      send({
+        type: 'status',
+        requestId: message.requestId,
+        metrics: gateway.metrics.snapshot(),
+        keysReady: gateway.verifier.ready,
+      });
       if (!gateway.verifier.ready) void gateway.verifier.hydrate();
     } else if (message.type === 'drain') void drain(message.drainMs);
   });

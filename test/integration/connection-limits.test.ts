@@ -2,8 +2,8 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import { Client } from 'pg';
-import { fieldsOf, RawClient } from '../support/raw-client';
 import { startTestGateway, type TestGateway } from '../support/gateway';
+import { fieldsOf, RawClient } from '../support/raw-client';
 import { cstr, int32, query, startup, typed, untyped } from '../support/wire';
 
 const tlsOff = { ssl: false as const };
@@ -20,7 +20,10 @@ describe('protecting the gateway from bad input', () => {
   let gateway: TestGateway;
 
   beforeAll(async () => {
-    gateway = await startTestGateway({ listen: { host: '0.0.0.0', port: 0 }, limits: { maxClientMessageBytes: 1024 * 1024 } });
+    gateway = await startTestGateway({
+      listen: { host: '0.0.0.0', port: 0 },
+      limits: { maxClientMessageBytes: 1024 * 1024 },
+    });
   });
   afterAll(async () => {
     await gateway.stop();
@@ -113,7 +116,10 @@ describe('protecting the gateway from bad input', () => {
   it('accepts PostgreSQL 17 direct TLS with ALPN "postgresql", and refuses it without', async () => {
     const direct = (alpn?: string[]) =>
       new Promise<tls.TLSSocket>((resolve, reject) => {
-        const socket = tls.connect({ host: '127.0.0.1', port: gateway.port, rejectUnauthorized: false, ALPNProtocols: alpn }, () => resolve(socket));
+        const socket = tls.connect(
+          { host: '127.0.0.1', port: gateway.port, rejectUnauthorized: false, ALPNProtocols: alpn },
+          () => resolve(socket),
+        );
         socket.once('error', reject);
       });
     const ok = await direct(['postgresql']);
@@ -122,7 +128,12 @@ describe('protecting the gateway from bad input', () => {
     expect(answer[0]).toBe(0x52); // 'R': asked for the token, over TLS
     ok.destroy();
     const refused = await direct(undefined).then(
-      (socket) => new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString('latin1'))).once('close', () => resolve('closed'))),
+      (socket) =>
+        new Promise<string>((resolve) =>
+          socket
+            .once('data', (d: Buffer) => resolve(d.toString('latin1')))
+            .once('close', () => resolve('closed')),
+        ),
       () => 'closed',
     );
     expect(refused).toMatch(/08P01|closed/);
@@ -132,7 +143,10 @@ describe('protecting the gateway from bad input', () => {
     const address = externalAddress();
     if (!address) return; // the machine has no external interface: loopback is all there is
     const client = new Client({ ...gateway.connection(), host: address, ...tlsOff });
-    await expect(client.connect()).rejects.toMatchObject({ code: '28000', message: 'the gateway accepts tokens only over TLS' });
+    await expect(client.connect()).rejects.toMatchObject({
+      code: '28000',
+      message: 'the gateway accepts tokens only over TLS',
+    });
     const secure = new Client({ ...gateway.connection(), host: address, ssl: { rejectUnauthorized: false } });
     await secure.connect();
     await secure.end();
@@ -167,7 +181,11 @@ describe('timeouts and connection limits', () => {
       raw.write(startup({ user: 'slow', database: 'postgres' }));
       expect((await raw.next()).code).toBe('R');
       const error = await raw.next(3000);
-      expect(fieldsOf(error)).toMatchObject({ S: 'FATAL', C: '57014', M: 'canceling authentication due to timeout' });
+      expect(fieldsOf(error)).toMatchObject({
+        S: 'FATAL',
+        C: '57014',
+        M: 'canceling authentication due to timeout',
+      });
       await raw.closedByPeer();
     } finally {
       await gateway.stop();
@@ -183,7 +201,9 @@ describe('timeouts and connection limits', () => {
       // Runs for longer than the idle timeout: a running statement is not idleness.
       await expect(busy.query('SELECT pg_sleep(1) AS slept')).resolves.toMatchObject({ rowCount: 1 });
       const idle = new Client({ ...gateway.connection(), ...tlsOff });
-      const ended = new Promise<{ code?: string }>((resolve) => idle.on('error', resolve));
+      const ended = new Promise<{ code?: string }>((resolve) =>
+        idle.on('error', (error) => resolve(error as { code?: string })),
+      );
       await idle.connect();
       expect(await ended).toMatchObject({ code: '57P05' });
       await busy.end().catch(() => undefined);
@@ -194,7 +214,10 @@ describe('timeouts and connection limits', () => {
 
   it('refuses connections beyond maxConnections with 53300', async () => {
     const gateway = await startTestGateway({ limits: { maxConnections: 2 } });
-    const clients = [new Client({ ...gateway.connection(), ...tlsOff }), new Client({ ...gateway.connection(), ...tlsOff })];
+    const clients = [
+      new Client({ ...gateway.connection(), ...tlsOff }),
+      new Client({ ...gateway.connection(), ...tlsOff }),
+    ];
     try {
       for (const c of clients) await c.connect();
       const third = new Client({ ...gateway.connection(), ...tlsOff });
@@ -209,10 +232,16 @@ describe('timeouts and connection limits', () => {
     const gateway = await startTestGateway();
     try {
       await Promise.all(
-        Array.from({ length: 200 }, () => new Promise<void>((resolve) => net.connect(gateway.port, '127.0.0.1', function (this: net.Socket) {
-          this.destroy();
-          resolve();
-        }))),
+        Array.from(
+          { length: 200 },
+          () =>
+            new Promise<void>((resolve) =>
+              net.connect(gateway.port, '127.0.0.1', function (this: net.Socket) {
+                this.destroy();
+                resolve();
+              }),
+            ),
+        ),
       );
       const client = new Client({ ...gateway.connection(), ...tlsOff });
       await client.connect();

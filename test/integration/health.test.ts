@@ -9,7 +9,10 @@ describe('health and metrics endpoint', () => {
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       const ready = await fetch(`${base}/readyz`);
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toEqual({ ready: true, checks: { upstream: true, tokenKeys: true, workers: true, accepting: true } });
+      expect(await ready.json()).toEqual({
+        ready: true,
+        checks: { upstream: true, tokenKeys: true, workers: true, accepting: true },
+      });
 
       const client = new Client({ ...gateway.connection(), ssl: { rejectUnauthorized: false } });
       await client.connect();
@@ -35,7 +38,7 @@ describe('health and metrics endpoint', () => {
     try {
       const ready = await fetch(`http://127.0.0.1:${gateway.healthPort}/readyz`);
       expect(ready.status).toBe(503);
-      expect((await ready.json()).checks.upstream).toBe(false);
+      expect(((await ready.json()) as { checks: { upstream: boolean } }).checks.upstream).toBe(false);
       // And a client learns why, with the right SQLSTATE.
       const client = new Client({ ...gateway.connection(), ssl: { rejectUnauthorized: false } });
       await expect(client.connect()).rejects.toMatchObject({ code: '08006' });

@@ -36,7 +36,9 @@ describe('node-postgres through the gateway', () => {
 
   it('returns every result of a multi-statement simple query', async () => {
     const client = await connect();
-    const results = (await client.query('SELECT 1 AS a; SELECT 2 AS b; CREATE TEMP TABLE t(x int); INSERT INTO t VALUES (1),(2)')) as unknown as Array<{ rows: unknown[]; command: string; rowCount: number }>;
+    const results = (await client.query(
+      'SELECT 1 AS a; SELECT 2 AS b; CREATE TEMP TABLE t(x int); INSERT INTO t VALUES (1),(2)',
+    )) as unknown as Array<{ rows: unknown[]; command: string; rowCount: number }>;
     expect(results.map((r) => r.command)).toEqual(['SELECT', 'SELECT', 'CREATE', 'INSERT']);
     expect(results[3]!.rowCount).toBe(2);
   });
@@ -48,8 +50,12 @@ describe('node-postgres through the gateway', () => {
       expect(r.rows[0].n).toBe(i + 1);
     }
     await expect(client.query('SELECT 1/0')).rejects.toMatchObject({ code: '22012' });
-    await expect(client.query({ name: 'bad', text: 'SELECT nope FROM nowhere' })).rejects.toMatchObject({ code: '42P01' });
-    expect((await client.query({ name: 'plus-one', text: 'SELECT $1::int + 1 AS n', values: [9] })).rows[0].n).toBe(10);
+    await expect(client.query({ name: 'bad', text: 'SELECT nope FROM nowhere' })).rejects.toMatchObject({
+      code: '42P01',
+    });
+    expect(
+      (await client.query({ name: 'plus-one', text: 'SELECT $1::int + 1 AS n', values: [9] })).rows[0].n,
+    ).toBe(10);
   });
 
   it('keeps transaction state: an error aborts the transaction and COMMIT rolls back', async () => {
@@ -66,28 +72,40 @@ describe('node-postgres through the gateway', () => {
 
   it('pipelines many queries before reading', async () => {
     const client = await connect();
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => client.query('SELECT $1::int AS i', [i])));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => client.query('SELECT $1::int AS i', [i])),
+    );
     expect(results.map((r) => r.rows[0].i)).toEqual(Array.from({ length: 200 }, (_, i) => i));
   });
 
   it('copies in and out in text, csv and binary formats', async () => {
     const client = await connect();
     await client.query('CREATE TEMP TABLE copied(id int, name text, note text)');
-    const lines = Array.from({ length: 5000 }, (_, i) => `${i}\tname ${i}\t${i % 7 === 0 ? '\\N' : `note ${i}`}\n`);
+    const lines = Array.from(
+      { length: 5000 },
+      (_, i) => `${i}\tname ${i}\t${i % 7 === 0 ? '\\N' : `note ${i}`}\n`,
+    );
     await pipeline(Readable.from(lines), client.query(copyFrom('COPY copied FROM STDIN')));
     expect((await client.query('SELECT count(*)::int AS n FROM copied')).rows[0].n).toBe(5000);
 
     for (const format of ['text', 'csv', 'binary']) {
       const chunks: Buffer[] = [];
-      const stream = client.query(copyTo(`COPY (SELECT * FROM copied ORDER BY id) TO STDOUT WITH (FORMAT ${format})`));
+      const stream = client.query(
+        copyTo(`COPY (SELECT * FROM copied ORDER BY id) TO STDOUT WITH (FORMAT ${format})`),
+      );
       for await (const chunk of stream) chunks.push(chunk as Buffer);
       const output = Buffer.concat(chunks);
       if (format === 'binary') {
         expect(output.subarray(0, 11).toString('latin1')).toBe('PGCOPY\n\xff\r\n\0');
         // Round trip the binary data.
         await client.query('CREATE TEMP TABLE copied_binary (LIKE copied)');
-        await pipeline(Readable.from([output]), client.query(copyFrom('COPY copied_binary FROM STDIN WITH (FORMAT binary)')));
-        const diff = await client.query('SELECT count(*)::int AS n FROM (SELECT * FROM copied EXCEPT SELECT * FROM copied_binary) d');
+        await pipeline(
+          Readable.from([output]),
+          client.query(copyFrom('COPY copied_binary FROM STDIN WITH (FORMAT binary)')),
+        );
+        const diff = await client.query(
+          'SELECT count(*)::int AS n FROM (SELECT * FROM copied EXCEPT SELECT * FROM copied_binary) d',
+        );
         expect(diff.rows[0].n).toBe(0);
       } else {
         expect(output.toString().split('\n').filter(Boolean)).toHaveLength(5000);
@@ -98,7 +116,12 @@ describe('node-postgres through the gateway', () => {
   it('reports a failed COPY FROM and stays usable', async () => {
     const client = await connect();
     await client.query('CREATE TEMP TABLE strict_copy(id int)');
-    await expect(pipeline(Readable.from(['1\n', 'not a number\n']), client.query(copyFrom('COPY strict_copy FROM STDIN')))).rejects.toMatchObject({
+    await expect(
+      pipeline(
+        Readable.from(['1\n', 'not a number\n']),
+        client.query(copyFrom('COPY strict_copy FROM STDIN')),
+      ),
+    ).rejects.toMatchObject({
       code: '22P02',
     });
     expect((await client.query('SELECT 7 AS x')).rows[0].x).toBe(7);
@@ -125,7 +148,9 @@ describe('node-postgres through the gateway', () => {
     const statuses: Array<{ parameterName: string; parameterValue: string }> = [];
     connection.on('parameterStatus', (message) => statuses.push(message));
     await client.query("SET application_name = 'renamed-job'");
-    expect(statuses).toContainEqual(expect.objectContaining({ parameterName: 'application_name', parameterValue: 'renamed-job' }));
+    expect(statuses).toContainEqual(
+      expect.objectContaining({ parameterName: 'application_name', parameterValue: 'renamed-job' }),
+    );
   });
 
   it('cancels a running statement through the gateway', async () => {
@@ -134,23 +159,30 @@ describe('node-postgres through the gateway', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const canceller = new Client({ ...gateway.connection(), ssl: { rejectUnauthorized: false } });
     // node-postgres sends a CancelRequest with the key the gateway issued.
-    (canceller as unknown as { cancel(client: Client, query: unknown): void }).cancel(client, (client as unknown as { activeQuery: unknown }).activeQuery);
+    (canceller as unknown as { cancel(client: Client, query: unknown): void }).cancel(
+      client,
+      (client as unknown as { activeQuery: unknown }).activeQuery,
+    );
     await expect(running).rejects.toMatchObject({ code: '57014' });
     expect((await client.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
   });
 
-  it.each(['text', 'binary'] as const)('round-trips a 50 MB bytea in %s result format', async (format) => {
-    const client = await connect();
-    const size = 50 * 1024 * 1024;
-    const value = Buffer.alloc(size);
-    for (let i = 0; i < size; i += 4096) value[i] = (i / 4096) % 251;
-    await client.query('CREATE TEMP TABLE blob(b bytea)');
-    await client.query('INSERT INTO blob VALUES ($1)', [value]);
-    // `binary` asks node-postgres for binary result format in Bind; its typings omit the option.
-    const config = { text: 'SELECT b FROM blob', binary: format === 'binary' } as QueryConfig;
-    const result = await client.query(config);
-    const received = result.rows[0].b as Buffer;
-    expect(received.length).toBe(size);
-    expect(received.equals(value)).toBe(true);
-  }, 120_000);
+  it.each(['text', 'binary'] as const)(
+    'round-trips a 50 MB bytea in %s result format',
+    async (format) => {
+      const client = await connect();
+      const size = 50 * 1024 * 1024;
+      const value = Buffer.alloc(size);
+      for (let i = 0; i < size; i += 4096) value[i] = (i / 4096) % 251;
+      await client.query('CREATE TEMP TABLE blob(b bytea)');
+      await client.query('INSERT INTO blob VALUES ($1)', [value]);
+      // `binary` asks node-postgres for binary result format in Bind; its typings omit the option.
+      const config = { text: 'SELECT b FROM blob', binary: format === 'binary' } as QueryConfig;
+      const result = await client.query(config);
+      const received = result.rows[0].b as Buffer;
+      expect(received.length).toBe(size);
+      expect(received.equals(value)).toBe(true);
+    },
+    120_000,
+  );
 });

@@ -1,11 +1,14 @@
 import net from 'node:net';
-import { fieldsOf, RawClient } from '../support/raw-client';
 import { startTestGateway } from '../support/gateway';
+import { fieldsOf, RawClient } from '../support/raw-client';
 import { proxyV2 } from '../support/wire';
 
 describe('PROXY protocol v2 in front of the gateway', () => {
   it('requires the header when enabled and accepts a session behind it', async () => {
-    const gateway = await startTestGateway({ proxyProtocol: { enabled: true }, allowCleartextPasswordWithoutTls: true });
+    const gateway = await startTestGateway({
+      proxyProtocol: { enabled: true },
+      allowCleartextPasswordWithoutTls: true,
+    });
     try {
       const raw = await RawClient.connect(gateway.port);
       raw.write(proxyV2({ ipv4: ['10.9.8.7', 40001, '10.0.0.1', 6432], vpce: 'vpce-0123456789abcdef0' }));

@@ -5,8 +5,19 @@ import { startTestGateway, type TestGateway } from '../support/gateway';
 
 /** A gate that refuses any statement mentioning `refuse_me`, the way the policy engine will. */
 const gate: StatementGate = {
-  onQuery: (text) => (text.includes('refuse_me') ? { sqlstate: '42501', message: 'statement refused by policy', detail: 'rule: test', hint: 'ask for access' } : undefined),
-  onParse: (parse) => (parse.query.includes('refuse_me') ? { sqlstate: '42501', message: 'statement refused by policy', detail: 'rule: test' } : undefined),
+  onQuery: (text) =>
+    text.includes('refuse_me')
+      ? {
+          sqlstate: '42501',
+          message: 'statement refused by policy',
+          detail: 'rule: test',
+          hint: 'ask for access',
+        }
+      : undefined,
+  onParse: (parse) =>
+    parse.query.includes('refuse_me')
+      ? { sqlstate: '42501', message: 'statement refused by policy', detail: 'rule: test' }
+      : undefined,
 };
 
 describe('refusing a statement in place of the server', () => {
@@ -30,12 +41,19 @@ describe('refusing a statement in place of the server', () => {
 
   it('answers a refused simple query with the gateway error and keeps the session usable', async () => {
     const error = await client.query("SELECT 'refuse_me' FROM visible_t").catch((e) => e);
-    expect(error).toMatchObject({ code: '42501', message: 'statement refused by policy', detail: 'rule: test', hint: 'ask for access' });
+    expect(error).toMatchObject({
+      code: '42501',
+      message: 'statement refused by policy',
+      detail: 'rule: test',
+      hint: 'ask for access',
+    });
     expect((await client.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
   });
 
   it('refuses a whole multi-statement query, running none of it', async () => {
-    await expect(client.query("SELECT 1; INSERT INTO visible_t SELECT length('refuse_me'); SELECT 'after'")).rejects.toMatchObject({ code: '42501' });
+    await expect(
+      client.query("SELECT 1; INSERT INTO visible_t SELECT length('refuse_me'); SELECT 'after'"),
+    ).rejects.toMatchObject({ code: '42501' });
     await expect(client.query('SELECT 1')).resolves.toBeTruthy();
   });
 
@@ -47,7 +65,9 @@ describe('refusing a statement in place of the server', () => {
   });
 
   it('refuses an extended-protocol statement with parameters and keeps the connection in sync', async () => {
-    await expect(client.query({ name: 'refused', text: "SELECT $1::int, 'refuse_me' FROM visible_t", values: [1] })).rejects.toMatchObject({
+    await expect(
+      client.query({ name: 'refused', text: "SELECT $1::int, 'refuse_me' FROM visible_t", values: [1] }),
+    ).rejects.toMatchObject({
       code: '42501',
       detail: 'rule: test',
     });
@@ -55,7 +75,12 @@ describe('refusing a statement in place of the server', () => {
   });
 
   it('refuses one statement in a pipeline without disturbing the statements around it', async () => {
-    const sql = postgres({ ...gateway.connection(), ssl: { rejectUnauthorized: false }, max: 1, onnotice: () => undefined });
+    const sql = postgres({
+      ...gateway.connection(),
+      ssl: { rejectUnauthorized: false },
+      max: 1,
+      onnotice: () => undefined,
+    });
     try {
       const results = await Promise.allSettled([
         sql`SELECT 1 AS n`,
@@ -71,7 +96,9 @@ describe('refusing a statement in place of the server', () => {
   });
 
   it('cannot be tricked by a client that sends the marker text itself', async () => {
-    const error = await client.query('SELECT gatehouse_refused_00000000000000000000000000000000').catch((e) => e);
+    const error = await client
+      .query('SELECT gatehouse_refused_00000000000000000000000000000000')
+      .catch((e) => e);
     expect(error.code).toBe('42703'); // the server's own error, untouched
   });
 });

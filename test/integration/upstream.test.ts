@@ -22,7 +22,9 @@ async function asSuperuser<T>(work: (client: Client) => Promise<T>): Promise<T> 
 
 describe('the upstream connection', () => {
   it('verifies the server certificate against the CA bundle (verify-full) and uses TLS', async () => {
-    const gateway = await startTestGateway({ upstream: { tls: 'verify-full', caFile: testCertificate().certFile, serverName: 'localhost' } });
+    const gateway = await startTestGateway({
+      upstream: { tls: 'verify-full', caFile: testCertificate().certFile, serverName: 'localhost' },
+    });
     try {
       const client = new Client({ ...gateway.connection(), ssl });
       await client.connect();
@@ -36,7 +38,9 @@ describe('the upstream connection', () => {
 
   it('refuses an upstream whose certificate does not chain to the CA bundle', async () => {
     const otherCa = await ensureSelfSignedCertificate(mkdtempSync(path.join(os.tmpdir(), 'gh-ca-')));
-    const gateway = await startTestGateway({ upstream: { tls: 'verify-full', caFile: otherCa.certFile, serverName: 'localhost' } });
+    const gateway = await startTestGateway({
+      upstream: { tls: 'verify-full', caFile: otherCa.certFile, serverName: 'localhost' },
+    });
     try {
       const client = new Client({ ...gateway.connection(), ssl });
       await expect(client.connect()).rejects.toMatchObject({ code: '08006' });
@@ -46,7 +50,9 @@ describe('the upstream connection', () => {
   });
 
   it('refuses an upstream whose certificate names another host', async () => {
-    const gateway = await startTestGateway({ upstream: { tls: 'verify-full', caFile: testCertificate().certFile, serverName: 'db.example.com' } });
+    const gateway = await startTestGateway({
+      upstream: { tls: 'verify-full', caFile: testCertificate().certFile, serverName: 'db.example.com' },
+    });
     try {
       const client = new Client({ ...gateway.connection(), ssl });
       await expect(client.connect()).rejects.toMatchObject({ code: '08006' });
@@ -60,7 +66,10 @@ describe('the upstream connection', () => {
       await c.query("SET password_encryption = 'md5'");
       await c.query('DROP ROLE IF EXISTS gh_md5_role');
       await c.query("CREATE ROLE gh_md5_role LOGIN PASSWORD 'md5-secret'");
-      expect((await c.query("SELECT rolpassword LIKE 'md5%' AS md5 FROM pg_authid WHERE rolname = 'gh_md5_role'")).rows[0].md5).toBe(true);
+      expect(
+        (await c.query("SELECT rolpassword LIKE 'md5%' AS md5 FROM pg_authid WHERE rolname = 'gh_md5_role'"))
+          .rows[0].md5,
+      ).toBe(true);
     });
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gh-cred-')), 'secret.json');
     writeFileSync(file, JSON.stringify({ username: 'gh_md5_role', password: 'md5-secret' }));
@@ -125,9 +134,18 @@ describe('the upstream connection', () => {
   it('forwards options and application_name to the server', async () => {
     const gateway = await startTestGateway();
     try {
-      const client = new Client({ ...gateway.connection(), ssl, application_name: 'nightly-export', options: '-c search_path=pg_catalog' } as never);
+      const client = new Client({
+        ...gateway.connection(),
+        ssl,
+        application_name: 'nightly-export',
+        options: '-c search_path=pg_catalog',
+      } as never);
       await client.connect();
-      const row = (await client.query("SELECT current_setting('application_name') AS app, current_setting('search_path') AS path")).rows[0];
+      const row = (
+        await client.query(
+          "SELECT current_setting('application_name') AS app, current_setting('search_path') AS path",
+        )
+      ).rows[0];
       expect(row).toEqual({ app: 'nightly-export', path: 'pg_catalog' });
       await client.end();
     } finally {

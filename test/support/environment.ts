@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { openLocalIssuer, type LocalIssuer } from '../../local/token-issuer';
+import { type LocalIssuer, openLocalIssuer } from '../../local/token-issuer';
 
 /** The suite's upstream server and issuer, as global-setup left them in the environment. */
 export interface TestUpstream {
@@ -11,7 +11,10 @@ export interface TestUpstream {
 
 export function testUpstream(): TestUpstream {
   const url = process.env.GATEHOUSE_TEST_UPSTREAM;
-  if (!url) throw new Error('GATEHOUSE_TEST_UPSTREAM is not set: run the tests through jest (global-setup starts the server)');
+  if (!url)
+    throw new Error(
+      'GATEHOUSE_TEST_UPSTREAM is not set: run the tests through jest (global-setup starts the server)',
+    );
   const parsed = new URL(url);
   return {
     host: parsed.hostname,
@@ -32,13 +35,17 @@ export function testIssuer(): LocalIssuer {
 }
 
 export function testCertificate(): { certFile: string; keyFile: string } {
-  return { certFile: path.join(testHome(), 'tls', 'server.crt'), keyFile: path.join(testHome(), 'tls', 'server.key') };
+  return {
+    certFile: path.join(testHome(), 'tls', 'server.crt'),
+    keyFile: path.join(testHome(), 'tls', 'server.key'),
+  };
 }
 
 /** A real client the suite needs is missing: skip locally, fail under CI where it must be installed. */
 export function requireClient(name: string, available: boolean): boolean {
   if (available) return true;
-  if (process.env.CI === 'true') throw new Error(`${name} is not installed, and CI must run every real-client test`);
+  if (process.env.CI === 'true')
+    throw new Error(`${name} is not installed, and CI must run every real-client test`);
   process.stderr.write(`skipping ${name} tests: not installed\n`);
   return false;
 }

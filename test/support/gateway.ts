@@ -2,15 +2,31 @@ import { type GatewayConfigInput, parseGatewayConfig } from '../../fargate-proxy
 import { silentLogger } from '../../fargate-proxy/src/observability/logger';
 import { type RunningGateway, startGateway } from '../../fargate-proxy/src/server/primary';
 import type { StatementGate } from '../../fargate-proxy/src/session/statement-gate';
-import { type CredentialSource, StaticCredentialSource } from '../../fargate-proxy/src/upstream/credential-source';
+import {
+  type CredentialSource,
+  StaticCredentialSource,
+} from '../../fargate-proxy/src/upstream/credential-source';
 import { testCertificate, testIssuer, testUpstream } from './environment';
 
 export interface TestGateway extends RunningGateway {
   /** A fresh token of the test issuer for `subject`. */
   token(subject?: string, ttlSeconds?: number, extra?: Record<string, unknown>): string;
   /** node-postgres / postgres.js connection options through the gateway. */
-  connection(subject?: string): { host: string; port: number; user: string; password: string; database: string };
+  connection(subject?: string): {
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    database: string;
+  };
 }
+
+/** Test overrides: any part of the configuration, at any depth. */
+export type ConfigOverrides = {
+  [K in keyof GatewayConfigInput]?: GatewayConfigInput[K] extends object | undefined
+    ? Partial<NonNullable<GatewayConfigInput[K]>>
+    : GatewayConfigInput[K];
+};
 
 /** Deep-merges plain objects; arrays and values in `override` win. */
 function merge(base: Record<string, unknown>, override: Record<string, unknown>): Record<string, unknown> {
@@ -18,7 +34,12 @@ function merge(base: Record<string, unknown>, override: Record<string, unknown>)
   for (const [key, value] of Object.entries(override)) {
     const current = out[key];
     out[key] =
-      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
+      value &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      current &&
+      typeof current === 'object' &&
+      !Array.isArray(current)
         ? merge(current as Record<string, unknown>, value as Record<string, unknown>)
         : value;
   }
@@ -26,7 +47,7 @@ function merge(base: Record<string, unknown>, override: Record<string, unknown>)
 }
 
 /** The configuration a test gateway starts from: in-process, TLS on, upstream = the suite's server. */
-export function baseTestConfig(overrides: Partial<GatewayConfigInput> = {}): GatewayConfigInput {
+export function baseTestConfig(overrides: ConfigOverrides = {}): GatewayConfigInput {
   const upstream = testUpstream();
   const issuer = testIssuer();
   const base: GatewayConfigInput = {
@@ -44,7 +65,7 @@ export function baseTestConfig(overrides: Partial<GatewayConfigInput> = {}): Gat
 }
 
 export async function startTestGateway(
-  overrides: Partial<GatewayConfigInput> = {},
+  overrides: ConfigOverrides = {},
   gate?: StatementGate,
   credentials?: CredentialSource,
 ): Promise<TestGateway> {
@@ -54,12 +75,20 @@ export async function startTestGateway(
   const running = await startGateway(config, {
     log: silentLogger,
     gate,
-    credentials: credentials ?? new StaticCredentialSource({ user: upstream.user, password: upstream.password }),
+    credentials:
+      credentials ?? new StaticCredentialSource({ user: upstream.user, password: upstream.password }),
   });
-  const token = (subject = 'test-job', ttlSeconds = 600, extra: Record<string, unknown> = {}) => issuer.sign({ ...extra, sub: subject }, ttlSeconds);
+  const token = (subject = 'test-job', ttlSeconds = 600, extra: Record<string, unknown> = {}) =>
+    issuer.sign({ ...extra, sub: subject }, ttlSeconds);
   return {
     ...running,
     token,
-    connection: (subject = 'test-job') => ({ host: '127.0.0.1', port: running.port, user: subject, password: token(subject), database: 'postgres' }),
+    connection: (subject = 'test-job') => ({
+      host: '127.0.0.1',
+      port: running.port,
+      user: subject,
+      password: token(subject),
+      database: 'postgres',
+    }),
   };
 }

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { cstr, startup, typed, untyped, int32 } from './wire';
+import { cstr, int32, startup, typed, untyped } from './wire';
 
 export interface RawMessage {
   code: string;
@@ -65,7 +65,10 @@ export class RawClient {
   }
 
   /** Startup + password; resolves after ReadyForQuery (or returns the ErrorResponse). */
-  async login(token: string, parameters: Record<string, string> = { user: 'raw', database: 'postgres' }): Promise<RawMessage[]> {
+  async login(
+    token: string,
+    parameters: Record<string, string> = { user: 'raw', database: 'postgres' },
+  ): Promise<RawMessage[]> {
     this.write(startup(parameters));
     const auth = await this.next();
     if (auth.code !== 'R') return [auth];
@@ -86,7 +89,10 @@ export class RawClient {
 
   private wait(deadline: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('timed out waiting for the gateway')), Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => reject(new Error('timed out waiting for the gateway')),
+        Math.max(0, deadline - Date.now()),
+      );
       this.waiters.push(() => {
         clearTimeout(timer);
         resolve();

@@ -40,13 +40,17 @@ export function startup(parameters: Record<string, string>, minor = 0): Buffer {
 const PROXY_V2_SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 
 /** Builds a PPv2 header the way the AWS NLB does (independent of the decoder). */
-export function proxyV2(options: { local?: boolean; ipv4?: [string, number, string, number]; vpce?: string }): Buffer {
+export function proxyV2(options: {
+  local?: boolean;
+  ipv4?: [string, number, string, number];
+  vpce?: string;
+}): Buffer {
   const parts: Buffer[] = [];
   if (options.ipv4) {
     const [src, sport, dst, dport] = options.ipv4;
     const addresses = Buffer.alloc(12);
-    src.split('.').forEach((o, i) => addresses.writeUInt8(Number(o), i));
-    dst.split('.').forEach((o, i) => addresses.writeUInt8(Number(o), 4 + i));
+    Buffer.from(src.split('.').map(Number)).copy(addresses, 0);
+    Buffer.from(dst.split('.').map(Number)).copy(addresses, 4);
     addresses.writeUInt16BE(sport, 8);
     addresses.writeUInt16BE(dport, 10);
     parts.push(addresses);

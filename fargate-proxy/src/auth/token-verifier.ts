@@ -62,7 +62,11 @@ export interface IssuerSettings {
 /** Reads `file://` JWKS locations from disk and everything else over HTTPS. */
 class FileOrHttpsFetcher implements Fetcher {
   private readonly https = new SimpleFetcher();
-  async fetch(uri: string, requestOptions?: Record<string, unknown>, data?: ArrayBuffer): Promise<ArrayBuffer> {
+  async fetch(
+    uri: string,
+    requestOptions?: Record<string, unknown>,
+    data?: ArrayBuffer,
+  ): Promise<ArrayBuffer> {
     if (!uri.startsWith('file://')) return this.https.fetch(uri, requestOptions, data);
     const bytes = await readFile(fileURLToPath(uri));
     return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
@@ -72,21 +76,30 @@ class FileOrHttpsFetcher implements Fetcher {
 function rejection(error: unknown): TokenRejectedError {
   if (error instanceof TokenRejectedError) return error;
   const message = (error as Error).message;
-  if (error instanceof JwtExpiredError) return new TokenRejectedError('expired', 'token expired', { cause: error });
-  if (error instanceof JwtNotBeforeError) return new TokenRejectedError('not-yet-valid', 'token not yet valid', { cause: error });
+  if (error instanceof JwtExpiredError)
+    return new TokenRejectedError('expired', 'token expired', { cause: error });
+  if (error instanceof JwtNotBeforeError)
+    return new TokenRejectedError('not-yet-valid', 'token not yet valid', { cause: error });
   if (error instanceof JwtInvalidAudienceError) {
     return new TokenRejectedError('wrong-audience', 'token audience is not accepted', { cause: error });
   }
-  if (error instanceof JwtInvalidIssuerError) return new TokenRejectedError('unknown-issuer', 'token issuer is not trusted', { cause: error });
+  if (error instanceof JwtInvalidIssuerError)
+    return new TokenRejectedError('unknown-issuer', 'token issuer is not trusted', { cause: error });
   if (error instanceof JwtInvalidSignatureError || error instanceof JwtInvalidSignatureAlgorithmError) {
     return new TokenRejectedError('bad-signature', 'token signature is invalid', { cause: error });
   }
   if (error instanceof KidNotFoundInJwksError) {
-    return new TokenRejectedError('unknown-key', 'token is signed with a key the issuer does not publish', { cause: error });
+    return new TokenRejectedError('unknown-key', 'token is signed with a key the issuer does not publish', {
+      cause: error,
+    });
   }
-  if (error instanceof JwtParseError) return new TokenRejectedError('malformed', 'password is not a well-formed JWT', { cause: error });
-  if (error instanceof JwtBaseError) return new TokenRejectedError('malformed', `token rejected: ${message}`, { cause: error });
-  return new TokenRejectedError('keys-unavailable', 'the issuer signing keys could not be loaded', { cause: error });
+  if (error instanceof JwtParseError)
+    return new TokenRejectedError('malformed', 'password is not a well-formed JWT', { cause: error });
+  if (error instanceof JwtBaseError)
+    return new TokenRejectedError('malformed', `token rejected: ${message}`, { cause: error });
+  return new TokenRejectedError('keys-unavailable', 'the issuer signing keys could not be loaded', {
+    cause: error,
+  });
 }
 
 /**
@@ -127,7 +140,10 @@ export class JwksTokenVerifier implements TokenVerifier {
     }
     const subject = payload[this.settings.subjectClaim];
     if (typeof subject !== 'string' || subject === '') {
-      throw new TokenRejectedError('missing-subject', `token has no "${this.settings.subjectClaim}" claim naming the identity`);
+      throw new TokenRejectedError(
+        'missing-subject',
+        `token has no "${this.settings.subjectClaim}" claim naming the identity`,
+      );
     }
     return { issuer: this.settings.issuer, subject, claims: payload };
   }

@@ -4,7 +4,9 @@
  */
 
 /** Upper bounds (seconds) of the statement latency histogram buckets. */
-export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 export interface MetricsSnapshot {
   connectionsAccepted: number;
@@ -77,12 +79,22 @@ export function sumSnapshots(snapshots: readonly MetricsSnapshot[]): MetricsSnap
 const COUNTERS: Array<[keyof MetricsSnapshot, string, string, 'counter' | 'gauge']> = [
   ['connectionsAccepted', 'gatehouse_connections_accepted_total', 'Client connections accepted', 'counter'],
   ['connectionsActive', 'gatehouse_connections_active', 'Client sessions open now', 'gauge'],
-  ['connectionsRejected', 'gatehouse_connections_rejected_total', 'Connections refused before a session began', 'counter'],
+  [
+    'connectionsRejected',
+    'gatehouse_connections_rejected_total',
+    'Connections refused before a session began',
+    'counter',
+  ],
   ['authFailures', 'gatehouse_auth_failures_total', 'Tokens rejected', 'counter'],
   ['statements', 'gatehouse_statements_total', 'Statements executed (Query and Execute messages)', 'counter'],
   ['refusals', 'gatehouse_refusals_total', 'Statements refused by the gateway', 'counter'],
   ['errors', 'gatehouse_errors_total', 'ErrorResponses sent to clients', 'counter'],
-  ['protocolErrors', 'gatehouse_protocol_errors_total', 'Connections closed for malformed messages', 'counter'],
+  [
+    'protocolErrors',
+    'gatehouse_protocol_errors_total',
+    'Connections closed for malformed messages',
+    'counter',
+  ],
   ['cancelRequests', 'gatehouse_cancel_requests_total', 'Cancel requests received', 'counter'],
   ['bytesFromClients', 'gatehouse_client_bytes_received_total', 'Bytes received from clients', 'counter'],
   ['bytesToClients', 'gatehouse_client_bytes_sent_total', 'Bytes sent to clients', 'counter'],
@@ -95,14 +107,21 @@ export function toPrometheus(s: MetricsSnapshot): string {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${s[key] as number}`);
   }
   const name = 'gatehouse_statement_duration_seconds';
-  lines.push(`# HELP ${name} Time from a client request to the server's ReadyForQuery`, `# TYPE ${name} histogram`);
+  lines.push(
+    `# HELP ${name} Time from a client request to the server's ReadyForQuery`,
+    `# TYPE ${name} histogram`,
+  );
   let cumulative = 0;
   LATENCY_BUCKETS.forEach((bound, i) => {
     cumulative += s.latencyBuckets[i]!;
     lines.push(`${name}_bucket{le="${bound}"} ${cumulative}`);
   });
   cumulative += s.latencyBuckets[LATENCY_BUCKETS.length]!;
-  lines.push(`${name}_bucket{le="+Inf"} ${cumulative}`, `${name}_sum ${s.latencySum}`, `${name}_count ${s.latencyCount}`);
+  lines.push(
+    `${name}_bucket{le="+Inf"} ${cumulative}`,
+    `${name}_sum ${s.latencySum}`,
+    `${name}_count ${s.latencyCount}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -111,7 +130,11 @@ export function toPrometheus(s: MetricsSnapshot): string {
  * metrics without an API call. Counters are reported as deltas since the previous record.
  * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
-export function toEmbeddedMetric(current: MetricsSnapshot, previous: MetricsSnapshot, now = Date.now()): Record<string, unknown> {
+export function toEmbeddedMetric(
+  current: MetricsSnapshot,
+  previous: MetricsSnapshot,
+  now = Date.now(),
+): Record<string, unknown> {
   const delta = (key: keyof MetricsSnapshot) => (current[key] as number) - (previous[key] as number);
   const latencyCount = current.latencyCount - previous.latencyCount;
   const values = {
@@ -126,12 +149,17 @@ export function toEmbeddedMetric(current: MetricsSnapshot, previous: MetricsSnap
     BytesOut: delta('bytesToClients'),
     AverageLatency: latencyCount > 0 ? ((current.latencySum - previous.latencySum) / latencyCount) * 1000 : 0,
   };
-  const unit = (name: string) => (name.startsWith('Bytes') ? 'Bytes' : name === 'AverageLatency' ? 'Milliseconds' : 'Count');
+  const unit = (name: string) =>
+    name.startsWith('Bytes') ? 'Bytes' : name === 'AverageLatency' ? 'Milliseconds' : 'Count';
   return {
     _aws: {
       Timestamp: now,
       CloudWatchMetrics: [
-        { Namespace: 'Gatehouse', Dimensions: [['Service']], Metrics: Object.keys(values).map((Name) => ({ Name, Unit: unit(Name) })) },
+        {
+          Namespace: 'Gatehouse',
+          Dimensions: [['Service']],
+          Metrics: Object.keys(values).map((Name) => ({ Name, Unit: unit(Name) })),
+        },
       ],
     },
     Service: 'gateway',

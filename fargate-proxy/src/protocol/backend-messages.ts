@@ -1,6 +1,6 @@
+import { BufferWriter } from './buffer-writer';
 import { AuthCode, BackendCode } from './codes';
 import type { PgErrorFields } from './error-fields';
-import { BufferWriter } from './buffer-writer';
 
 /**
  * Writers for the server messages the gateway itself sends to clients. Everything else the client

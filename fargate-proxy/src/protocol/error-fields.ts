@@ -19,7 +19,14 @@ export interface PgErrorFields {
   other?: Record<string, string>;
 }
 
-const FIELD = { severity: 0x53, severityV: 0x56, code: 0x43, message: 0x4d, detail: 0x44, hint: 0x48 } as const;
+const FIELD = {
+  severity: 0x53,
+  severityV: 0x56,
+  code: 0x43,
+  message: 0x4d,
+  detail: 0x44,
+  hint: 0x48,
+} as const;
 
 /** Decodes the body of an ErrorResponse/NoticeResponse (everything after the 5-byte header). */
 export function decodeErrorFields(body: Buffer): PgErrorFields {

@@ -101,7 +101,9 @@ export class MessageFramer {
         throw new ProtocolError(`invalid message type 0x${code.toString(16).padStart(2, '0')}`);
       }
       if (messageLength < 4 || messageLength > this.options.maxMessageLength) {
-        throw new ProtocolError(`invalid message length ${messageLength} for type '${String.fromCharCode(code)}'`);
+        throw new ProtocolError(
+          `invalid message length ${messageLength} for type '${String.fromCharCode(code)}'`,
+        );
       }
       this.counts[code]!++;
       const total = messageLength + 1;
@@ -115,10 +117,15 @@ export class MessageFramer {
         continue;
       }
       if (messageLength > this.options.maxInspectedLength) {
-        throw new ProtocolError(`message of type '${String.fromCharCode(code)}' exceeds ${this.options.maxInspectedLength} bytes`);
+        throw new ProtocolError(
+          `message of type '${String.fromCharCode(code)}' exceeds ${this.options.maxInspectedLength} bytes`,
+        );
       }
       if (position + total > length) {
-        if (position > passStart) (pieces ??= []).push(buffer.subarray(passStart, position));
+        if (position > passStart) {
+          pieces ??= [];
+          pieces.push(buffer.subarray(passStart, position));
+        }
         this.collecting = Buffer.allocUnsafe(total);
         buffer.copy(this.collecting, 0, position, length);
         this.collected = length - position;

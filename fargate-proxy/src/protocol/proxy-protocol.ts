@@ -43,10 +43,12 @@ export function mayBeProxyHeader(buffer: Buffer): boolean {
 /** Total header length once 16 bytes are there; undefined while fewer. Throws on a bad signature or size. */
 export function proxyHeaderLength(buffer: Buffer): number | undefined {
   if (buffer.length < FIXED_LENGTH) {
-    if (!mayBeProxyHeader(buffer)) throw new ProtocolError('connection did not start with a PROXY protocol v2 header');
+    if (!mayBeProxyHeader(buffer))
+      throw new ProtocolError('connection did not start with a PROXY protocol v2 header');
     return undefined;
   }
-  if (!mayBeProxyHeader(buffer)) throw new ProtocolError('connection did not start with a PROXY protocol v2 header');
+  if (!mayBeProxyHeader(buffer))
+    throw new ProtocolError('connection did not start with a PROXY protocol v2 header');
   const total = FIXED_LENGTH + buffer.readUInt16BE(14);
   if (total > PROXY_V2_MAX_LENGTH) throw new ProtocolError('PROXY protocol header too long');
   return total;

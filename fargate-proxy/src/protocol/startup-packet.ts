@@ -41,7 +41,8 @@ export function decodeStartupPacket(packet: Buffer): StartupPacket {
     case StartupCode.CancelRequest: {
       const processId = reader.int32();
       // 4 bytes in protocol 3.0; protocol 3.2 allows up to 256.
-      if (reader.remaining < 4 || reader.remaining > 256) throw new ProtocolError('invalid cancel key length');
+      if (reader.remaining < 4 || reader.remaining > 256)
+        throw new ProtocolError('invalid cancel key length');
       return { kind: 'cancel', processId, secretKey: Buffer.from(reader.rest()) };
     }
     default:

@@ -8,7 +8,11 @@ import type { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
 import { authenticationCleartextPassword } from '../protocol/backend-messages';
 import type { StatementGate } from '../session/statement-gate';
-import { type CredentialSource, FileCredentialSource, StaticCredentialSource } from '../upstream/credential-source';
+import {
+  type CredentialSource,
+  FileCredentialSource,
+  StaticCredentialSource,
+} from '../upstream/credential-source';
 import type { UpstreamEndpoint } from '../upstream/upstream-connection';
 import { GatewayServer } from './gateway-server';
 
@@ -61,7 +65,11 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
   });
   const cancelRouter = new CancelRouter(options.instanceTag, options.workerSlot, options.forwarder);
   const secureContext = config.tls
-    ? tls.createSecureContext({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile), minVersion: 'TLSv1.2' })
+    ? tls.createSecureContext({
+        cert: readFileSync(config.tls.certFile),
+        key: readFileSync(config.tls.keyFile),
+        minVersion: 'TLSv1.2',
+      })
     : undefined;
   const upstream = upstreamEndpoint(config);
   const server = new GatewayServer({

@@ -50,7 +50,9 @@ export class GatewayServer {
       metrics.data.connectionsRejected++;
       socket.on('error', () => undefined);
       // Answer in the protocol's terms even before the startup packet, as PostgreSQL does.
-      const reason = this.draining ? fatal('57P03', 'the gateway is shutting down') : fatal('53300', 'sorry, too many clients already');
+      const reason = this.draining
+        ? fatal('57P03', 'the gateway is shutting down')
+        : fatal('53300', 'sorry, too many clients already');
       socket.end(reason);
       return;
     }
@@ -86,7 +88,8 @@ export class GatewayServer {
     }
     if (this.sessions.size > 0) {
       this.options.log.info('ending remaining sessions', { sessions: this.sessions.size });
-      for (const session of this.sessions) session.terminate('57P01', 'terminating connection due to administrator command');
+      for (const session of this.sessions)
+        session.terminate('57P01', 'terminating connection due to administrator command');
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 5000);
         this.idleWaiters.push(() => {

@@ -46,7 +46,12 @@ export function startPeerCancelListener(
 }
 
 /** Sends the cancel to every peer; only the instance whose tag is in the key acts on it. */
-export function forwardCancelToPeers(peers: readonly string[], processId: number, secretKey: number, log: Logger): void {
+export function forwardCancelToPeers(
+  peers: readonly string[],
+  processId: number,
+  secretKey: number,
+  log: Logger,
+): void {
   const packet = encodeCancelPacket(processId, secretKey);
   for (const peer of peers) {
     const separator = peer.lastIndexOf(':');

@@ -5,7 +5,12 @@ import path from 'node:path';
 import { instanceTagOf, randomInstanceTag, workerSlotOf } from '../cancel/cancel-key';
 import { type GatewayConfig, workerSettingsToEnv } from '../config';
 import type { Logger } from '../observability/logger';
-import { emptySnapshot, type MetricsSnapshot, sumSnapshots, toEmbeddedMetric } from '../observability/metrics';
+import {
+  emptySnapshot,
+  type MetricsSnapshot,
+  sumSnapshots,
+  toEmbeddedMetric,
+} from '../observability/metrics';
 import type { StatementGate } from '../session/statement-gate';
 import type { CredentialSource } from '../upstream/credential-source';
 import { createGatewayProcess } from './gateway-process';
@@ -40,7 +45,11 @@ interface Backend {
 }
 
 /** workers = 0: the gateway serves from this process (tests, small deployments). */
-async function startInProcess(config: GatewayConfig, instanceTag: number, options: StartOptions): Promise<Backend> {
+async function startInProcess(
+  config: GatewayConfig,
+  instanceTag: number,
+  options: StartOptions,
+): Promise<Backend> {
   const gateway = createGatewayProcess({
     config,
     workerSlot: 0,
@@ -50,7 +59,8 @@ async function startInProcess(config: GatewayConfig, instanceTag: number, option
     credentials: options.credentials,
     forwarder: {
       toWorker: () => undefined, // there is only slot 0
-      toPeers: (processId, secretKey) => forwardCancelToPeers(config.cancel.peers, processId, secretKey, options.log),
+      toPeers: (processId, secretKey) =>
+        forwardCancelToPeers(config.cancel.peers, processId, secretKey, options.log),
     },
   });
   await gateway.verifier.hydrate();
@@ -67,7 +77,11 @@ async function startInProcess(config: GatewayConfig, instanceTag: number, option
 }
 
 /** workers > 0: one forked worker per slot, sharing the listening port through the cluster module. */
-async function startCluster(config: GatewayConfig, instanceTag: number, options: StartOptions): Promise<Backend> {
+async function startCluster(
+  config: GatewayConfig,
+  instanceTag: number,
+  options: StartOptions,
+): Promise<Backend> {
   const { log } = options;
   const workers = new Map<number, Worker>();
   let stopping = false;
@@ -87,7 +101,10 @@ async function startCluster(config: GatewayConfig, instanceTag: number, options:
   };
 
   const fork = (slot: number) => {
-    const worker = cluster.fork({ ...options.workerEnv, ...workerSettingsToEnv({ config, workerSlot: slot, instanceTag }) });
+    const worker = cluster.fork({
+      ...options.workerEnv,
+      ...workerSettingsToEnv({ config, workerSlot: slot, instanceTag }),
+    });
     workers.set(slot, worker);
     worker.on('message', (message: WorkerToPrimary) => {
       switch (message.type) {
@@ -96,7 +113,11 @@ async function startCluster(config: GatewayConfig, instanceTag: number, options:
           if (listening >= config.workers) resolvePort(message.port);
           break;
         case 'cancel-to-worker':
-          sendTo(message.workerSlot, { type: 'cancel', processId: message.processId, secretKey: message.secretKey });
+          sendTo(message.workerSlot, {
+            type: 'cancel',
+            processId: message.processId,
+            secretKey: message.secretKey,
+          });
           break;
         case 'cancel-to-peers':
           forwardCancelToPeers(config.cancel.peers, message.processId, message.secretKey, log);
@@ -130,7 +151,9 @@ async function startCluster(config: GatewayConfig, instanceTag: number, options:
         const live = [...workers.values()].filter((w) => w.isConnected());
         const finish = () => {
           pending.delete(requestId);
-          const replies = request.replies.filter((r): r is Extract<WorkerToPrimary, { type: 'status' }> => r.type === 'status');
+          const replies = request.replies.filter(
+            (r): r is Extract<WorkerToPrimary, { type: 'status' }> => r.type === 'status',
+          );
           resolve({
             metrics: replies.length ? sumSnapshots(replies.map((r) => r.metrics)) : emptySnapshot(),
             keysReady: replies.length > 0 && replies.every((r) => r.keysReady),
@@ -140,14 +163,21 @@ async function startCluster(config: GatewayConfig, instanceTag: number, options:
         const request = { replies: [] as WorkerToPrimary[], expected: live.length, done: finish };
         pending.set(requestId, request);
         if (live.length === 0) return finish();
-        for (const worker of live) worker.send({ type: 'status-request', requestId } satisfies PrimaryToWorker);
+        for (const worker of live)
+          worker.send({ type: 'status-request', requestId } satisfies PrimaryToWorker);
         setTimeout(finish, 2000).unref();
       }),
     drain: async (drainMs) => {
       stopping = true;
-      const exits = [...workers.values()].map((worker) => new Promise<void>((resolve) => worker.once('exit', () => resolve())));
-      for (const worker of workers.values()) if (worker.isConnected()) worker.send({ type: 'drain', drainMs } satisfies PrimaryToWorker);
-      await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, drainMs + 10_000))]);
+      const exits = [...workers.values()].map(
+        (worker) => new Promise<void>((resolve) => worker.once('exit', () => resolve())),
+      );
+      for (const worker of workers.values())
+        if (worker.isConnected()) worker.send({ type: 'drain', drainMs } satisfies PrimaryToWorker);
+      await Promise.race([
+        Promise.all(exits),
+        new Promise((resolve) => setTimeout(resolve, drainMs + 10_000)),
+      ]);
       for (const worker of workers.values()) worker.process.kill('SIGKILL');
     },
   };
@@ -160,12 +190,18 @@ async function startCluster(config: GatewayConfig, instanceTag: number, options:
 export async function startGateway(config: GatewayConfig, options: StartOptions): Promise<RunningGateway> {
   const { log } = options;
   const instanceTag = randomInstanceTag();
-  const backend = config.workers === 0 ? await startInProcess(config, instanceTag, options) : await startCluster(config, instanceTag, options);
+  const backend =
+    config.workers === 0
+      ? await startInProcess(config, instanceTag, options)
+      : await startCluster(config, instanceTag, options);
 
   let upstreamReachable = { at: 0, ok: false };
   const readiness = async (): Promise<ReadinessReport> => {
     if (Date.now() - upstreamReachable.at > 5000) {
-      upstreamReachable = { at: Date.now(), ok: await canReach(config.upstream.host, config.upstream.port, 2000) };
+      upstreamReachable = {
+        at: Date.now(),
+        ok: await canReach(config.upstream.host, config.upstream.port, 2000),
+      };
     }
     const status = await backend.status();
     const checks = {
@@ -192,7 +228,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions)
       config.cancel.peerPort,
       (processId, secretKey) => {
         // Only cancels for this instance are delivered; others are dropped, never forwarded again.
-        if (instanceTagOf(processId) === instanceTag) backend.deliverCancel(workerSlotOf(processId), processId, secretKey);
+        if (instanceTagOf(processId) === instanceTag)
+          backend.deliverCancel(workerSlotOf(processId), processId, secretKey);
       },
       log,
     );
@@ -229,6 +266,12 @@ export async function startGateway(config: GatewayConfig, options: StartOptions)
       log.info('gateway stopped');
     },
   };
-  log.info('gateway listening', { port: running.port, workers: config.workers, healthPort: running.healthPort, peerPort: running.peerPort, instanceTag });
+  log.info('gateway listening', {
+    port: running.port,
+    workers: config.workers,
+    healthPort: running.healthPort,
+    peerPort: running.peerPort,
+    instanceTag,
+  });
   return running;
 }

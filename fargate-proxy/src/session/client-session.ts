@@ -3,16 +3,28 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TokenVerifier, VerifiedIdentity } from '../auth/token-verifier';
 import { TokenRejectedError } from '../auth/token-verifier';
-import type { CancelRouter } from '../cancel/cancel-router';
 import { newCancelKey } from '../cancel/cancel-key';
+import type { CancelRouter } from '../cancel/cancel-router';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
-import { authenticationOk, backendKeyData, fatal, parameterStatus, readyForQuery } from '../protocol/backend-messages';
+import {
+  authenticationOk,
+  backendKeyData,
+  fatal,
+  parameterStatus,
+  readyForQuery,
+} from '../protocol/backend-messages';
 import { ProtocolError } from '../protocol/errors';
 import type { CredentialSource } from '../upstream/credential-source';
-import { connectUpstream, sendUpstreamCancel, type UpstreamEndpoint, UpstreamError, type UpstreamSession } from '../upstream/upstream-connection';
-import { ClientGoneError } from './handshake-reader';
+import {
+  connectUpstream,
+  sendUpstreamCancel,
+  type UpstreamEndpoint,
+  UpstreamError,
+  type UpstreamSession,
+} from '../upstream/upstream-connection';
 import { type ClientStart, type HandshakeOptions, performHandshake } from './handshake';
+import { ClientGoneError } from './handshake-reader';
 import { Relay, type RelayLimits } from './relay';
 import { SessionError } from './session-errors';
 import type { StatementGate } from './statement-gate';
@@ -56,7 +68,10 @@ export class ClientSession {
   }
 
   async run(): Promise<void> {
-    const authTimer = setTimeout(() => this.failStartup(new SessionError('57014', 'canceling authentication due to timeout')), this.deps.limits.authTimeoutMs);
+    const authTimer = setTimeout(
+      () => this.failStartup(new SessionError('57014', 'canceling authentication due to timeout')),
+      this.deps.limits.authTimeoutMs,
+    );
     try {
       const result = await performHandshake(this.socket, this.deps.handshake, (stream) => {
         this.stream = stream;
@@ -64,7 +79,10 @@ export class ClientSession {
       if (result.kind === 'cancel') {
         clearTimeout(authTimer);
         this.deps.metrics.data.cancelRequests++;
-        const routed = this.deps.cancelRouter.route(result.processId, result.secretKey.length === 4 ? result.secretKey.readInt32BE(0) : 0);
+        const routed = this.deps.cancelRouter.route(
+          result.processId,
+          result.secretKey.length === 4 ? result.secretKey.readInt32BE(0) : 0,
+        );
         this.log.info('cancel request', { routed });
         this.finish();
         return;
@@ -100,7 +118,9 @@ export class ClientSession {
       const reason = error instanceof TokenRejectedError ? error.reason : 'keys-unavailable';
       const message = error instanceof TokenRejectedError ? error.message : 'token could not be verified';
       this.log.warn('token rejected', { reason, startupUser: start.parameters.get('user') });
-      throw new SessionError('28000', `authentication failed: ${message}`, { detail: `check failed: ${reason}` });
+      throw new SessionError('28000', `authentication failed: ${message}`, {
+        detail: `check failed: ${reason}`,
+      });
     }
   }
 
@@ -119,11 +139,17 @@ export class ClientSession {
     }
   }
 
-  private startRelay(start: ClientStart, upstream: UpstreamSession, identity: VerifiedIdentity, database: string): void {
+  private startRelay(
+    start: ClientStart,
+    upstream: UpstreamSession,
+    identity: VerifiedIdentity,
+    database: string,
+  ): void {
     this.upstreamSession = upstream;
     const { cancelRouter } = this.deps;
     let key = newCancelKey(cancelRouter.instanceTag, cancelRouter.workerSlot);
-    while (cancelRouter.has(key.processId, key.secretKey)) key = newCancelKey(cancelRouter.instanceTag, cancelRouter.workerSlot);
+    while (cancelRouter.has(key.processId, key.secretKey))
+      key = newCancelKey(cancelRouter.instanceTag, cancelRouter.workerSlot);
     const unregister = cancelRouter.register(key.processId, key.secretKey, () => {
       sendUpstreamCancel(this.deps.upstream, upstream.processId, upstream.secretKey).catch((error) =>
         this.log.warn('cancel forward failed', { error }),
@@ -134,7 +160,12 @@ export class ClientSession {
     greeting.push(backendKeyData(key.processId, key.secretKey), readyForQuery('I'));
     this.stream.write(Buffer.concat(greeting));
     this.deps.metrics.data.connectionsActive++;
-    this.log.info('session started', { subject: identity.subject, database, vpce: start.proxy?.vpcEndpointId, application: start.parameters.get('application_name') });
+    this.log.info('session started', {
+      subject: identity.subject,
+      database,
+      vpce: start.proxy?.vpcEndpointId,
+      application: start.parameters.get('application_name'),
+    });
     this.relay = new Relay({
       client: this.stream,
       upstream: upstream.socket,
@@ -179,13 +210,23 @@ export class ClientSession {
       this.deps.metrics.data.protocolErrors++;
       message = fatal('08P01', error.message);
     } else if (error instanceof UpstreamError) {
-      this.log.error('upstream session failed', { failure: error.failure, error: error.message, code: error.fields?.code });
+      this.log.error('upstream session failed', {
+        failure: error.failure,
+        error: error.message,
+        code: error.fields?.code,
+      });
       // The server's own errors (unknown database, too many connections…) are the client's business;
       // authentication failures upstream are the gateway's and would reveal its role.
       message =
         error.fields && error.failure === 'server'
-          ? fatal(error.fields.code, error.fields.message, { detail: error.fields.detail, hint: error.fields.hint })
-          : fatal(error.failure === 'authentication' ? '28000' : '08006', `the gateway could not open a session on the upstream server (${error.failure})`);
+          ? fatal(error.fields.code, error.fields.message, {
+              detail: error.fields.detail,
+              hint: error.fields.hint,
+            })
+          : fatal(
+              error.failure === 'authentication' ? '28000' : '08006',
+              `the gateway could not open a session on the upstream server (${error.failure})`,
+            );
     } else {
       this.log.error('session failed', { error });
       message = fatal('58000', 'internal gateway error');

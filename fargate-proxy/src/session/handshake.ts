@@ -1,11 +1,16 @@
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import { negotiateProtocolVersion } from '../protocol/backend-messages';
 import { FrontendCode, HEADER_LENGTH } from '../protocol/codes';
 import { ProtocolError } from '../protocol/errors';
 import { decodePassword } from '../protocol/frontend-messages';
-import { decodeProxyHeader, mayBeProxyHeader, type ProxyHeader, proxyHeaderLength } from '../protocol/proxy-protocol';
+import {
+  decodeProxyHeader,
+  mayBeProxyHeader,
+  type ProxyHeader,
+  proxyHeaderLength,
+} from '../protocol/proxy-protocol';
 import { decodeStartupPacket, type StartupPacket, startupPacketLength } from '../protocol/startup-packet';
 import { HandshakeReader } from './handshake-reader';
 import { SessionError } from './session-errors';
@@ -39,28 +44,44 @@ export interface ClientStart {
   leftover: Buffer;
 }
 
-export type HandshakeResult = ClientStart | { kind: 'cancel'; processId: number; secretKey: Buffer } | { kind: 'health-check' };
+export type HandshakeResult =
+  | ClientStart
+  | { kind: 'cancel'; processId: number; secretKey: Buffer }
+  | { kind: 'health-check' };
 
 function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
-function upgradeToTls(socket: net.Socket, reader: HandshakeReader, context: tls.SecureContext, direct: boolean): Promise<tls.TLSSocket> {
+function upgradeToTls(
+  socket: net.Socket,
+  reader: HandshakeReader,
+  context: tls.SecureContext,
+  direct: boolean,
+): Promise<tls.TLSSocket> {
   const rest = reader.detach();
   // Direct TLS: the ClientHello bytes already read go back to the socket, where TLSSocket picks them up.
   if (rest.length > 0) socket.unshift(rest);
-  const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: [ALPN_POSTGRESQL] });
+  const secure = new tls.TLSSocket(socket, {
+    isServer: true,
+    secureContext: context,
+    ALPNProtocols: [ALPN_POSTGRESQL],
+  });
   return new Promise((resolve, reject) => {
     secure.once('secure', () => {
       secure.removeAllListeners('error');
       if (direct && secure.alpnProtocol !== ALPN_POSTGRESQL) {
-        reject(new SessionError('08P01', 'direct TLS connections must negotiate the ALPN protocol "postgresql"'));
+        reject(
+          new SessionError('08P01', 'direct TLS connections must negotiate the ALPN protocol "postgresql"'),
+        );
         return;
       }
       resolve(secure);
     });
-    secure.once('error', (error) => reject(new SessionError('08P01', `TLS handshake failed: ${error.message}`, {}, { cause: error })));
+    secure.once('error', (error) =>
+      reject(new SessionError('08P01', `TLS handshake failed: ${error.message}`, {}, { cause: error })),
+    );
   });
 }
 
@@ -74,7 +95,9 @@ async function readProxyHeader(reader: HandshakeReader, allowed: readonly string
   const header = decodeProxyHeader(reader.take(total));
   if (header.command === 'proxy' && allowed.length > 0 && !allowed.includes(header.vpcEndpointId ?? '')) {
     throw new SessionError('28000', 'connections from this network endpoint are not allowed', {
-      detail: header.vpcEndpointId ? `VPC endpoint ${header.vpcEndpointId} is not on the allow-list` : 'the connection did not come through an allowed VPC endpoint',
+      detail: header.vpcEndpointId
+        ? `VPC endpoint ${header.vpcEndpointId} is not on the allow-list`
+        : 'the connection did not come through an allowed VPC endpoint',
     });
   }
   return header;
@@ -113,10 +136,13 @@ export async function performHandshake(
     }
     await reader.need(1);
     if (mayBeProxyHeader(reader.peek().subarray(0, 12)) && reader.peek()[0] === 0x0d) {
-      throw new ProtocolError('PROXY protocol header received but the gateway is not configured to accept one');
+      throw new ProtocolError(
+        'PROXY protocol header received but the gateway is not configured to accept one',
+      );
     }
     if (reader.peek()[0] === TLS_HANDSHAKE_RECORD) {
-      if (!options.secureContext || !options.allowDirectTls) throw new ProtocolError('direct TLS is not enabled on this gateway');
+      if (!options.secureContext || !options.allowDirectTls)
+        throw new ProtocolError('direct TLS is not enabled on this gateway');
       stream = await upgradeToTls(socket, reader, options.secureContext, true);
       onEncrypted(stream);
       reader = new HandshakeReader(stream);
@@ -160,8 +186,13 @@ export async function performHandshake(
       stream.write(negotiateProtocolVersion(0, protocolOptions));
       for (const name of protocolOptions) parameters.delete(name);
     }
-    if (!parameters.get('user')) throw new SessionError('28000', 'no PostgreSQL user name specified in startup packet');
-    if (parameters.has('replication') && parameters.get('replication') !== 'false' && parameters.get('replication') !== 'off') {
+    if (!parameters.get('user'))
+      throw new SessionError('28000', 'no PostgreSQL user name specified in startup packet');
+    if (
+      parameters.has('replication') &&
+      parameters.get('replication') !== 'false' &&
+      parameters.get('replication') !== 'off'
+    ) {
       throw new SessionError('28000', 'replication connections are not supported through the gateway');
     }
     if (!encrypted && !options.allowCleartextPasswordWithoutTls && !isLoopback(socket.remoteAddress)) {

@@ -1,12 +1,18 @@
 import type { Duplex } from 'node:stream';
+import type { Logger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
 import { errorResponse, fatal } from '../protocol/backend-messages';
-import { BACKEND_SESSION_CODES, BackendCode, FRONTEND_SESSION_CODES, FrontendCode, HEADER_LENGTH } from '../protocol/codes';
+import {
+  BACKEND_SESSION_CODES,
+  BackendCode,
+  FRONTEND_SESSION_CODES,
+  FrontendCode,
+  HEADER_LENGTH,
+} from '../protocol/codes';
 import { decodeErrorFields } from '../protocol/error-fields';
 import { ProtocolError } from '../protocol/errors';
 import { decodeParse, decodeQuery, encodeParse, encodeQuery } from '../protocol/frontend-messages';
 import { MessageFramer } from '../protocol/message-framer';
-import type { Logger } from '../observability/logger';
-import type { Metrics } from '../observability/metrics';
 import { PendingRefusals } from './refusals';
 import { refusalFields, type SessionFacts, type StatementGate } from './statement-gate';
 
@@ -120,7 +126,8 @@ export class Relay {
     this.options.metrics.data.bytesFromClients += chunk.length;
     if (this.busySince === 0) this.busySince = performance.now();
     const counts = this.clientFramer.counts;
-    const before = counts[FrontendCode.Query]! + counts[FrontendCode.Execute]! + counts[FrontendCode.FunctionCall]!;
+    const before =
+      counts[FrontendCode.Query]! + counts[FrontendCode.Execute]! + counts[FrontendCode.FunctionCall]!;
     try {
       this.clientFramer.push(chunk);
     } catch (error) {
@@ -128,7 +135,10 @@ export class Relay {
       return;
     }
     this.options.metrics.data.statements +=
-      counts[FrontendCode.Query]! + counts[FrontendCode.Execute]! + counts[FrontendCode.FunctionCall]! - before;
+      counts[FrontendCode.Query]! +
+      counts[FrontendCode.Execute]! +
+      counts[FrontendCode.FunctionCall]! -
+      before;
     if (this.clientTerminated) this.close('client terminated');
   }
 
@@ -165,7 +175,11 @@ export class Relay {
       this.options.metrics.data.refusals++;
       // Closed by the ReadyForQuery of the next Sync.
       const marker = this.refusals.add(refusalFields(refusal), this.readyCount + this.outstanding + 1);
-      return encodeParse({ statementName: parse.statementName, query: marker, parameterTypes: parse.parameterTypes });
+      return encodeParse({
+        statementName: parse.statementName,
+        query: marker,
+        parameterTypes: parse.parameterTypes,
+      });
     }
     return undefined;
   }
@@ -212,7 +226,8 @@ export class Relay {
     this.options.metrics.data.protocolErrors++;
     this.options.log.warn('client protocol violation', { reason: message });
     // The server stream may be mid-message; a FATAL can only be inserted at a boundary.
-    if (this.serverFramer.atBoundary) this.sendAndClose(fatal('08P01', `invalid message from client: ${message}`));
+    if (this.serverFramer.atBoundary)
+      this.sendAndClose(fatal('08P01', `invalid message from client: ${message}`));
     else this.close('protocol violation');
   }
 

@@ -26,5 +26,11 @@ export interface StatementGate {
 }
 
 export function refusalFields(refusal: Refusal): PgErrorFields {
-  return { severity: 'ERROR', code: refusal.sqlstate, message: refusal.message, detail: refusal.detail, hint: refusal.hint };
+  return {
+    severity: 'ERROR',
+    code: refusal.sqlstate,
+    message: refusal.message,
+    detail: refusal.detail,
+    hint: refusal.hint,
+  };
 }

@@ -52,7 +52,9 @@ export class FileCredentialSource implements CredentialSource {
     }
     if (typeof parsed.username !== 'string' || typeof parsed.password !== 'string') {
       this.cached = undefined;
-      throw new Error(`upstream credential file ${this.file} must hold {"username": string, "password": string}`);
+      throw new Error(
+        `upstream credential file ${this.file} must hold {"username": string, "password": string}`,
+      );
     }
     return { user: parsed.username, password: parsed.password };
   }

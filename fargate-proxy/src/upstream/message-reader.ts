@@ -58,7 +58,8 @@ export class MessageReader {
     for (;;) {
       if (this.buffer.length >= HEADER_LENGTH) {
         const length = this.buffer.readInt32BE(1);
-        if (length < 4 || length > this.maxMessageBytes) throw new ProtocolError(`invalid message length ${length}`);
+        if (length < 4 || length > this.maxMessageBytes)
+          throw new ProtocolError(`invalid message length ${length}`);
         if (this.buffer.length >= length + 1) {
           const code = this.buffer[0]!;
           const body = this.buffer.subarray(HEADER_LENGTH, length + 1);

@@ -35,7 +35,11 @@ const hmac = (key: Buffer, data: string): Buffer => createHmac('sha256', key).up
  * @param user sent in the client-first message; PostgreSQL ignores it (the startup packet names the role),
  *   so it is `*` except in tests against the RFC's example.
  */
-export function startScram(password: string, nonce: string = randomBytes(18).toString('base64'), user = '*'): ScramClient {
+export function startScram(
+  password: string,
+  nonce: string = randomBytes(18).toString('base64'),
+  user = '*',
+): ScramClient {
   const clientFirstBare = `n=${user},r=${nonce}`;
   let expectedServerSignature: Buffer | undefined;
   return {
@@ -52,7 +56,13 @@ export function startScram(password: string, nonce: string = randomBytes(18).toS
         throw new ScramError('malformed SCRAM server-first message');
       }
       // PostgreSQL applies SASLprep to the password; ASCII passwords (all we generate or store) are unchanged.
-      const saltedPassword = pbkdf2Sync(password.normalize('NFKC'), Buffer.from(salt, 'base64'), iterations, 32, 'sha256');
+      const saltedPassword = pbkdf2Sync(
+        password.normalize('NFKC'),
+        Buffer.from(salt, 'base64'),
+        iterations,
+        32,
+        'sha256',
+      );
       const clientKey = hmac(saltedPassword, 'Client Key');
       const storedKey = createHash('sha256').update(clientKey).digest();
       const clientFinalWithoutProof = `c=biws,r=${serverNonce}`;
@@ -69,8 +79,13 @@ export function startScram(password: string, nonce: string = randomBytes(18).toS
         throw new ScramError('SCRAM exchange ended out of order');
       }
       const received = Buffer.from(signature, 'base64');
-      if (received.length !== expectedServerSignature.length || !timingSafeEqual(received, expectedServerSignature)) {
-        throw new ScramError('server signature does not match: the upstream server did not prove it knows the password');
+      if (
+        received.length !== expectedServerSignature.length ||
+        !timingSafeEqual(received, expectedServerSignature)
+      ) {
+        throw new ScramError(
+          'server signature does not match: the upstream server did not prove it knows the password',
+        );
       }
     },
   };
@@ -78,6 +93,8 @@ export function startScram(password: string, nonce: string = randomBytes(18).toS
 
 /** The MD5 password response: "md5" + md5(md5(password + user) + salt). */
 export function md5PasswordResponse(user: string, password: string, salt: Buffer): string {
-  const inner = createHash('md5').update(password + user).digest('hex');
+  const inner = createHash('md5')
+    .update(password + user)
+    .digest('hex');
   return `md5${createHash('md5').update(inner).update(salt).digest('hex')}`;
 }

@@ -52,7 +52,12 @@ function connectTcp(endpoint: UpstreamEndpoint): Promise<net.Socket> {
     const socket = net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new UpstreamError('connect', `timed out after ${endpoint.connectTimeoutMs} ms connecting to the upstream server`));
+      reject(
+        new UpstreamError(
+          'connect',
+          `timed out after ${endpoint.connectTimeoutMs} ms connecting to the upstream server`,
+        ),
+      );
     }, endpoint.connectTimeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -61,7 +66,11 @@ function connectTcp(endpoint: UpstreamEndpoint): Promise<net.Socket> {
     });
     socket.once('error', (error) => {
       clearTimeout(timer);
-      reject(new UpstreamError('connect', `cannot connect to the upstream server: ${error.message}`, undefined, { cause: error }));
+      reject(
+        new UpstreamError('connect', `cannot connect to the upstream server: ${error.message}`, undefined, {
+          cause: error,
+        }),
+      );
     });
   });
 }
@@ -73,15 +82,22 @@ async function startTls(socket: net.Socket, endpoint: UpstreamEndpoint): Promise
   const answer = (await reader.bytes(1))[0];
   const leftover = reader.detach();
   if (answer !== 0x53 /* 'S' */) {
-    throw new UpstreamError('tls', 'the upstream server does not accept TLS, and the configuration requires verify-full');
+    throw new UpstreamError(
+      'tls',
+      'the upstream server does not accept TLS, and the configuration requires verify-full',
+    );
   }
-  if (leftover.length > 0) throw new UpstreamError('protocol', 'upstream sent unencrypted data after accepting TLS');
+  if (leftover.length > 0)
+    throw new UpstreamError('protocol', 'upstream sent unencrypted data after accepting TLS');
   return new Promise((resolve, reject) => {
     const secure = tls.connect({
       socket,
       ca: endpoint.ca,
-      servername: net.isIP(endpoint.serverName ?? endpoint.host) ? undefined : (endpoint.serverName ?? endpoint.host),
-      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(endpoint.serverName ?? endpoint.host, cert),
+      servername: net.isIP(endpoint.serverName ?? endpoint.host)
+        ? undefined
+        : (endpoint.serverName ?? endpoint.host),
+      checkServerIdentity: (_host, cert) =>
+        tls.checkServerIdentity(endpoint.serverName ?? endpoint.host, cert),
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
     });
@@ -90,7 +106,11 @@ async function startTls(socket: net.Socket, endpoint: UpstreamEndpoint): Promise
       resolve(secure);
     });
     secure.once('error', (error) =>
-      reject(new UpstreamError('tls', `TLS with the upstream server failed: ${error.message}`, undefined, { cause: error })),
+      reject(
+        new UpstreamError('tls', `TLS with the upstream server failed: ${error.message}`, undefined, {
+          cause: error,
+        }),
+      ),
     );
   });
 }
@@ -132,20 +152,32 @@ export async function connectUpstream(
           if (kind === AuthCode.CleartextPassword) {
             socket.write(serialize.password(credential.password));
           } else if (kind === AuthCode.MD5Password) {
-            socket.write(serialize.password(md5PasswordResponse(credential.user, credential.password, body.subarray(4, 8))));
+            socket.write(
+              serialize.password(
+                md5PasswordResponse(credential.user, credential.password, body.subarray(4, 8)),
+              ),
+            );
           } else if (kind === AuthCode.SASL) {
             const mechanisms = body.subarray(4).toString('utf8').split('\0');
             if (!mechanisms.includes(SCRAM_MECHANISM)) {
-              throw new UpstreamError('authentication', `upstream offers no supported SASL mechanism (${mechanisms.filter(Boolean).join(', ')})`);
+              throw new UpstreamError(
+                'authentication',
+                `upstream offers no supported SASL mechanism (${mechanisms.filter(Boolean).join(', ')})`,
+              );
             }
             scram = startScram(credential.password);
             socket.write(serialize.sendSASLInitialResponseMessage(SCRAM_MECHANISM, scram.clientFirst));
           } else if (kind === AuthCode.SASLContinue && scram) {
-            socket.write(serialize.sendSCRAMClientFinalMessage(scram.continue(body.subarray(4).toString('utf8'))));
+            socket.write(
+              serialize.sendSCRAMClientFinalMessage(scram.continue(body.subarray(4).toString('utf8'))),
+            );
           } else if (kind === AuthCode.SASLFinal && scram) {
             scram.finish(body.subarray(4).toString('utf8'));
           } else {
-            throw new UpstreamError('authentication', `upstream asks for an unsupported authentication method (${kind})`);
+            throw new UpstreamError(
+              'authentication',
+              `upstream asks for an unsupported authentication method (${kind})`,
+            );
           }
           break;
         }
@@ -169,19 +201,28 @@ export async function connectUpstream(
         case BackendCode.ReadyForQuery:
           return { socket, parameters, processId, secretKey, pending: reader.detach() };
         default:
-          throw new UpstreamError('protocol', `unexpected message 0x${code.toString(16)} from upstream during startup`);
+          throw new UpstreamError(
+            'protocol',
+            `unexpected message 0x${code.toString(16)} from upstream during startup`,
+          );
       }
     }
   } catch (error) {
     reader.detach();
     socket.destroy();
     if (error instanceof UpstreamError) throw error;
-    throw new UpstreamError('protocol', `upstream startup failed: ${(error as Error).message}`, undefined, { cause: error });
+    throw new UpstreamError('protocol', `upstream startup failed: ${(error as Error).message}`, undefined, {
+      cause: error,
+    });
   }
 }
 
 /** Forwards a cancel to the upstream server for the backend (processId, secretKey). Best effort, as in libpq. */
-export async function sendUpstreamCancel(endpoint: UpstreamEndpoint, processId: number, secretKey: Buffer): Promise<void> {
+export async function sendUpstreamCancel(
+  endpoint: UpstreamEndpoint,
+  processId: number,
+  secretKey: Buffer,
+): Promise<void> {
   const socket = await openTransport(endpoint);
   const packet = Buffer.alloc(12 + secretKey.length);
   packet.writeInt32BE(packet.length, 0);

@@ -1,5 +1,9 @@
 import fc from 'fast-check';
-import { BACKEND_SESSION_CODES, FRONTEND_SESSION_CODES, FrontendCode } from '../../../fargate-proxy/src/protocol/codes';
+import {
+  BACKEND_SESSION_CODES,
+  FRONTEND_SESSION_CODES,
+  FrontendCode,
+} from '../../../fargate-proxy/src/protocol/codes';
 import { ProtocolError } from '../../../fargate-proxy/src/protocol/errors';
 import { MessageFramer, type MessageHandler } from '../../../fargate-proxy/src/protocol/message-framer';
 import { parse, query, sync, typed } from '../../support/wire';
@@ -23,7 +27,13 @@ function framer(options: { inspect?: number[]; onMessage?: MessageHandler; max?:
   return { f, out: () => Buffer.concat(out), seen, writes: out };
 }
 
-const stream = Buffer.concat([query('SELECT 1'), parse('s1', 'SELECT $1', [23]), typed('B', Buffer.alloc(20, 1)), sync(), typed('X')]);
+const stream = Buffer.concat([
+  query('SELECT 1'),
+  parse('s1', 'SELECT $1', [23]),
+  typed('B', Buffer.alloc(20, 1)),
+  sync(),
+  typed('X'),
+]);
 
 describe('MessageFramer', () => {
   it('forwards an untouched chunk as one write of the same bytes', () => {
@@ -39,7 +49,9 @@ describe('MessageFramer', () => {
 
   it('forwards the same bytes and sees the same messages at every split point', () => {
     for (let split = 0; split <= stream.length; split++) {
-      const { f, out, seen } = framer({ inspect: [FrontendCode.Query, FrontendCode.Parse, FrontendCode.Terminate] });
+      const { f, out, seen } = framer({
+        inspect: [FrontendCode.Query, FrontendCode.Parse, FrontendCode.Terminate],
+      });
       f.push(stream.subarray(0, split));
       f.push(stream.subarray(split));
       expect(out().equals(stream)).toBe(true);
@@ -60,10 +72,14 @@ describe('MessageFramer', () => {
     const replacement = query('SELECT 2');
     const { f, out } = framer({
       inspect: [FrontendCode.Query, FrontendCode.Terminate],
-      onMessage: (code) => (code === FrontendCode.Query ? replacement : code === FrontendCode.Terminate ? null : undefined),
+      onMessage: (code) =>
+        code === FrontendCode.Query ? replacement : code === FrontendCode.Terminate ? null : undefined,
     });
     f.push(stream);
-    const expected = Buffer.concat([replacement, stream.subarray(query('SELECT 1').length, stream.length - 5)]);
+    const expected = Buffer.concat([
+      replacement,
+      stream.subarray(query('SELECT 1').length, stream.length - 5),
+    ]);
     expect(out().equals(expected)).toBe(true);
   });
 
@@ -97,19 +113,23 @@ describe('MessageFramer', () => {
 
   it('never throws anything but ProtocolError and never emits more than it received, for arbitrary bytes', () => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }), fc.boolean(), (chunks, inspectAll) => {
-        const { f, out } = framer({ inspect: inspectAll ? [...FRONTEND_SESSION_CODES] : [], max: 4096 });
-        let received = 0;
-        try {
-          for (const chunk of chunks) {
-            received += chunk.length;
-            f.push(Buffer.from(chunk));
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }),
+        fc.boolean(),
+        (chunks, inspectAll) => {
+          const { f, out } = framer({ inspect: inspectAll ? [...FRONTEND_SESSION_CODES] : [], max: 4096 });
+          let received = 0;
+          try {
+            for (const chunk of chunks) {
+              received += chunk.length;
+              f.push(Buffer.from(chunk));
+            }
+          } catch (error) {
+            expect(error).toBeInstanceOf(ProtocolError);
           }
-        } catch (error) {
-          expect(error).toBeInstanceOf(ProtocolError);
-        }
-        expect(out().length).toBeLessThanOrEqual(received);
-      }),
+          expect(out().length).toBeLessThanOrEqual(received);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -124,7 +144,12 @@ describe('MessageFramer', () => {
       onMessage: () => undefined,
       emit: (b) => out.push(b),
     });
-    const rows = Buffer.concat([typed('T', Buffer.alloc(10)), typed('D', Buffer.alloc(8)), typed('C', Buffer.from('SELECT 1\0')), typed('Z', Buffer.from('I'))]);
+    const rows = Buffer.concat([
+      typed('T', Buffer.alloc(10)),
+      typed('D', Buffer.alloc(8)),
+      typed('C', Buffer.from('SELECT 1\0')),
+      typed('Z', Buffer.from('I')),
+    ]);
     f.push(rows);
     expect(Buffer.concat(out).equals(rows)).toBe(true);
     expect(() => f.push(typed('Q'))).toThrow(ProtocolError);

@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { ProtocolError } from '../../../fargate-proxy/src/protocol/errors';
-import { decodeProxyHeader, PROXY_V2_SIGNATURE, proxyHeaderLength } from '../../../fargate-proxy/src/protocol/proxy-protocol';
+import {
+  decodeProxyHeader,
+  PROXY_V2_SIGNATURE,
+  proxyHeaderLength,
+} from '../../../fargate-proxy/src/protocol/proxy-protocol';
 import { proxyV2 } from '../../support/wire';
 
 describe('PROXY protocol v2', () => {

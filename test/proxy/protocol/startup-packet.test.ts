@@ -5,16 +5,29 @@ import { int32, startup, untyped } from '../../support/wire';
 
 describe('decodeStartupPacket', () => {
   it('reads the parameters of a 3.0 StartupMessage', () => {
-    const packet = startup({ user: 'ci', database: 'app', options: '-c search_path=x', application_name: 'job' });
+    const packet = startup({
+      user: 'ci',
+      database: 'app',
+      options: '-c search_path=x',
+      application_name: 'job',
+    });
     expect(startupPacketLength(packet, 10240)).toBe(packet.length);
     const decoded = decodeStartupPacket(packet);
     expect(decoded).toMatchObject({ kind: 'startup', minorVersion: 0 });
     if (decoded.kind !== 'startup') throw new Error('unreachable');
-    expect(Object.fromEntries(decoded.parameters)).toEqual({ user: 'ci', database: 'app', options: '-c search_path=x', application_name: 'job' });
+    expect(Object.fromEntries(decoded.parameters)).toEqual({
+      user: 'ci',
+      database: 'app',
+      options: '-c search_path=x',
+      application_name: 'job',
+    });
   });
 
   it('accepts protocol 3.2 so the gateway can negotiate it down', () => {
-    expect(decodeStartupPacket(startup({ user: 'ci' }, 2))).toMatchObject({ kind: 'startup', minorVersion: 2 });
+    expect(decodeStartupPacket(startup({ user: 'ci' }, 2))).toMatchObject({
+      kind: 'startup',
+      minorVersion: 2,
+    });
   });
 
   it('recognises SSLRequest, GSSENCRequest and CancelRequest', () => {
@@ -28,7 +41,12 @@ describe('decodeStartupPacket', () => {
   it.each([
     ['protocol 2.0', untyped(Buffer.concat([int32(2 << 16), Buffer.from([0])]))],
     ['a missing terminator', untyped(Buffer.concat([int32(3 << 16), Buffer.from('user\0ci')]))],
-    ['a duplicate parameter', startup({}).length > 0 ? untyped(Buffer.concat([int32(3 << 16), Buffer.from('user\0a\0user\0b\0\0')])) : Buffer.alloc(0)],
+    [
+      'a duplicate parameter',
+      startup({}).length > 0
+        ? untyped(Buffer.concat([int32(3 << 16), Buffer.from('user\0a\0user\0b\0\0')]))
+        : Buffer.alloc(0),
+    ],
     ['trailing bytes', untyped(Buffer.concat([int32(3 << 16), Buffer.from('user\0a\0\0junk')]))],
     ['an SSLRequest with a body', untyped(Buffer.concat([int32(80877103), int32(0)]))],
     ['a short cancel key', untyped(Buffer.concat([int32(80877102), int32(1), Buffer.from([1, 2])]))],

@@ -2,7 +2,8 @@ import { ScramError, startScram } from '../../../fargate-proxy/src/upstream/scra
 
 describe('SCRAM-SHA-256 client', () => {
   // RFC 7677, section 3: the published example exchange.
-  const serverFirst = 'r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096';
+  const serverFirst =
+    'r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096';
 
   it('produces the RFC 7677 client proof and accepts the RFC server signature', () => {
     const scram = startScram('pencil', 'rOprNGfwEbeRWgbNEkqO', 'user');

@@ -1,0 +1,142 @@
+import net from 'node:net';
+import { Client } from 'pg';
+import { instanceTagOf, workerSlotOf } from '../../fargate-proxy/src/cancel/cancel-key';
+import { testIssuer } from '../support/environment';
+import { type GatewayChild, spawnGateway } from '../support/gateway-process';
+
+const ssl = { rejectUnauthorized: false };
+
+function connection(gateway: GatewayChild, subject = 'cluster-job') {
+  return {
+    host: '127.0.0.1',
+    port: gateway.port,
+    user: subject,
+    password: testIssuer().sign({ sub: subject }, 600),
+    database: 'postgres',
+    ssl,
+  };
+}
+
+/** Sends a CancelRequest for `client`'s session to `port`, as libpq would, on a fresh connection. */
+function sendCancel(port: number, client: Client): Promise<void> {
+  const { processID, secretKey } = client as unknown as { processID: number; secretKey: number };
+  const packet = Buffer.alloc(16);
+  packet.writeInt32BE(16, 0);
+  packet.writeInt32BE(80877102, 4);
+  packet.writeInt32BE(processID, 8);
+  packet.writeInt32BE(secretKey, 12);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(packet));
+    socket.on('close', () => resolve());
+    socket.on('error', reject);
+  });
+}
+
+async function expectCancelled(target: Client, cancelVia: number): Promise<void> {
+  const running = target.query('SELECT pg_sleep(20)');
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  await sendCancel(cancelVia, target);
+  await expect(running).rejects.toMatchObject({ code: '57014' });
+}
+
+describe('the gateway as a cluster of worker processes', () => {
+  let gateway: GatewayChild;
+
+  beforeAll(async () => {
+    gateway = await spawnGateway({ workers: 2 });
+  });
+  afterAll(async () => {
+    await gateway.terminate();
+  });
+
+  it('spreads sessions over both workers, each key naming its worker', async () => {
+    const clients = Array.from({ length: 6 }, () => new Client(connection(gateway)));
+    await Promise.all(clients.map((c) => c.connect()));
+    const slots = new Set(
+      clients.map((c) => workerSlotOf((c as unknown as { processID: number }).processID)),
+    );
+    expect([...slots].sort()).toEqual([0, 1]);
+    await Promise.all(clients.map((c) => c.end()));
+  });
+
+  it('cancels the right statement whichever worker the cancel request lands on', async () => {
+    const clients = Array.from({ length: 4 }, () => new Client(connection(gateway)));
+    await Promise.all(clients.map((c) => c.connect()));
+    // Connections are dealt round-robin, so successive cancels land on both workers.
+    for (const client of clients) {
+      await expectCancelled(client, gateway.port);
+      await expectCancelled(client, gateway.port);
+      expect((await client.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
+    }
+    await Promise.all(clients.map((c) => c.end()));
+  });
+
+  it('ignores a cancel request with a wrong key', async () => {
+    const client = new Client(connection(gateway));
+    await client.connect();
+    const running = client.query('SELECT pg_sleep(0.5) AS done');
+    const forged = client as unknown as { secretKey: number };
+    const real = forged.secretKey;
+    forged.secretKey = real ^ 1;
+    await sendCancel(gateway.port, client);
+    forged.secretKey = real;
+    await expect(running).resolves.toMatchObject({ rowCount: 1 });
+    await client.end();
+  });
+
+  it('reports the sum of all workers on /metrics', async () => {
+    const clients = Array.from({ length: 4 }, () => new Client(connection(gateway)));
+    await Promise.all(clients.map((c) => c.connect()));
+    const text = await (await fetch(`http://127.0.0.1:${gateway.healthPort}/metrics`)).text();
+    expect(Number(/^gatehouse_connections_active (\d+)/m.exec(text)?.[1])).toBe(4);
+    await Promise.all(clients.map((c) => c.end()));
+  });
+});
+
+describe('cancel requests between gateway instances', () => {
+  it('forwards a cancel that reached the wrong instance to the one holding the session', async () => {
+    const peerA = 30000 + Math.floor(Math.random() * 10000);
+    const peerB = peerA + 1;
+    const a = await spawnGateway({
+      workers: 2,
+      cancel: { peerHost: '127.0.0.1', peerPort: peerA, peers: [`127.0.0.1:${peerB}`] },
+    });
+    const b = await spawnGateway({
+      workers: 2,
+      cancel: { peerHost: '127.0.0.1', peerPort: peerB, peers: [`127.0.0.1:${peerA}`] },
+    });
+    try {
+      const onA = new Client(connection(a));
+      await onA.connect();
+      const key = (onA as unknown as { processID: number }).processID;
+      expect(instanceTagOf(key)).not.toBe(Number.NaN);
+      // The cancel goes to instance B, which does not hold the session.
+      await expectCancelled(onA, b.port);
+      await expectCancelled(onA, b.port);
+      await onA.end();
+    } finally {
+      await Promise.all([a.terminate(), b.terminate()]);
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('on SIGTERM refuses new sessions, lets running ones finish, then ends the rest with 57P01', async () => {
+    const gateway = await spawnGateway({ workers: 2, drainMs: 1500 });
+    const finishing = new Client(connection(gateway));
+    const lingering = new Client(connection(gateway));
+    await finishing.connect();
+    await lingering.connect();
+    const ended = new Promise<{ code?: string }>((resolve) =>
+      lingering.on('error', (error) => resolve(error as { code?: string })),
+    );
+    const running = finishing.query('SELECT pg_sleep(0.7) AS done');
+    const exited = gateway.terminate();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await expect(new Client(connection(gateway)).connect()).rejects.toBeTruthy();
+    await expect(running).resolves.toMatchObject({ rowCount: 1 });
+    await finishing.end();
+    expect(await ended).toMatchObject({ code: '57P01' });
+    expect(await exited).toBe(0);
+  });
+});
