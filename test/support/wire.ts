@@ -23,13 +23,20 @@ export function int32(value: number): Buffer {
   return b;
 }
 
+/** Object identifiers (type OIDs) are unsigned 32-bit. */
+export function uint32(value: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(value);
+  return b;
+}
+
 export function untyped(body: Buffer): Buffer {
   return Buffer.concat([int32(body.length + 4), body]);
 }
 
 export const query = (text: string) => typed('Q', cstr(text));
 export const parse = (name: string, text: string, types: number[] = []) =>
-  typed('P', Buffer.concat([cstr(name), cstr(text), int16(types.length), ...types.map(int32)]));
+  typed('P', Buffer.concat([cstr(name), cstr(text), int16(types.length), ...types.map(uint32)]));
 export const sync = () => typed('S');
 
 export function startup(parameters: Record<string, string>, minor = 0): Buffer {

@@ -1,0 +1,78 @@
+import fc from 'fast-check';
+import { ProtocolError } from '../../../fargate-proxy/src/protocol/errors';
+import {
+  decodeParse,
+  decodePassword,
+  decodeQuery,
+  encodeParse,
+  encodeQuery,
+} from '../../../fargate-proxy/src/protocol/frontend-messages';
+import { cstr, parse, query, typed } from '../../support/wire';
+
+/** Every proper prefix of a message, with its length field adjusted to claim exactly that much. */
+function truncations(message: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let end = 5; end < message.length; end++) {
+    const cut = Buffer.from(message.subarray(0, end));
+    cut.writeInt32BE(end - 1, 1);
+    out.push(cut);
+  }
+  return out;
+}
+
+describe('frontend message decoders', () => {
+  it('decode what the specification encodes', () => {
+    expect(decodeQuery(query('SELECT 1; SELECT 2'))).toBe('SELECT 1; SELECT 2');
+    expect(decodeParse(parse('s1', 'SELECT $1, $2', [23, 0xffffffff]))).toEqual({
+      statementName: 's1',
+      query: 'SELECT $1, $2',
+      parameterTypes: [23, 0xffffffff],
+    });
+    expect(decodePassword(typed('p', cstr('eyJ.token')))).toBe('eyJ.token');
+  });
+
+  it('round-trip through their encoders, byte for byte', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', 'é', '😀', ' ', ';') }),
+        fc.string({ maxLength: 10, unit: fc.constantFrom('a', 'b', '_') }),
+        fc.array(fc.nat({ max: 0xffffffff }), { maxLength: 5 }),
+        (text, name, types) => {
+          expect(encodeQuery(text).equals(query(text))).toBe(true);
+          const message = encodeParse({ statementName: name, query: text, parameterTypes: types });
+          expect(message.equals(parse(name, text, types))).toBe(true);
+          expect(decodeParse(message)).toEqual({ statementName: name, query: text, parameterTypes: types });
+        },
+      ),
+    );
+  });
+
+  it.each([
+    ['Query', query('SELECT 1'), decodeQuery],
+    ['Parse', parse('n', 'SELECT $1', [23]), decodeParse],
+    ['PasswordMessage', typed('p', cstr('token')), decodePassword],
+  ])('reject every truncation of a %s', (_name, message, decode) => {
+    for (const cut of truncations(message as Buffer)) expect(() => (decode as (m: Buffer) => unknown)(cut)).toThrow(ProtocolError);
+  });
+
+  it('reject trailing bytes and a wrong type byte', () => {
+    expect(() => decodeQuery(typed('Q', Buffer.from('SELECT 1\0extra')))).toThrow(ProtocolError);
+    expect(() => decodeQuery(parse('', 'SELECT 1'))).toThrow(ProtocolError);
+    expect(() => decodeParse(typed('P', Buffer.concat([cstr(''), cstr('x'), Buffer.from([0xff, 0xff])])))).toThrow(ProtocolError);
+  });
+
+  it('throw only ProtocolError for arbitrary bodies', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.constantFrom('Q', 'P', 'p'), (body, code) => {
+        const message = typed(code, Buffer.from(body));
+        const decode = code === 'Q' ? decodeQuery : code === 'P' ? decodeParse : decodePassword;
+        try {
+          decode(message);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ProtocolError);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
