@@ -212,6 +212,19 @@ describe('timeouts and connection limits', () => {
     }
   });
 
+  it('ends a session whose server sends a message above the server-direction limit', async () => {
+    const gateway = await startTestGateway({ limits: { maxServerMessageBytes: 4096 } });
+    try {
+      const client = new Client({ ...gateway.connection(), ...tlsOff });
+      client.on('error', () => undefined);
+      await client.connect();
+      await expect(client.query("SELECT repeat('x', 100) AS small")).resolves.toMatchObject({ rowCount: 1 });
+      await expect(client.query("SELECT repeat('x', 10000) AS big")).rejects.toMatchObject({ code: '54000' });
+    } finally {
+      await gateway.stop();
+    }
+  });
+
   it('refuses connections beyond maxConnections with 53300', async () => {
     const gateway = await startTestGateway({ limits: { maxConnections: 2 } });
     const clients = [

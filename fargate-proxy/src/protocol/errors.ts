@@ -6,3 +6,14 @@ export class ProtocolError extends Error {
     super(message, options);
   }
 }
+
+/** A message whose declared length is above the configured limit for its direction. */
+export class MessageTooLongError extends ProtocolError {
+  constructor(
+    readonly declaredLength: number,
+    readonly limit: number,
+    code: number,
+  ) {
+    super(`message of type '${String.fromCharCode(code)}' declares ${declaredLength} bytes, above the limit of ${limit}`);
+  }
+}

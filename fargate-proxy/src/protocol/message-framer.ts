@@ -1,5 +1,5 @@
 import { HEADER_LENGTH } from './codes';
-import { ProtocolError } from './errors';
+import { MessageTooLongError, ProtocolError } from './errors';
 
 /**
  * What to do with an inspected message: `undefined` forwards the original bytes, a Buffer forwards that
@@ -100,10 +100,11 @@ export class MessageFramer {
       if (this.allowed[code] !== 1) {
         throw new ProtocolError(`invalid message type 0x${code.toString(16).padStart(2, '0')}`);
       }
-      if (messageLength < 4 || messageLength > this.options.maxMessageLength) {
-        throw new ProtocolError(
-          `invalid message length ${messageLength} for type '${String.fromCharCode(code)}'`,
-        );
+      if (messageLength < 4) {
+        throw new ProtocolError(`invalid message length ${messageLength} for type '${String.fromCharCode(code)}'`);
+      }
+      if (messageLength > this.options.maxMessageLength) {
+        throw new MessageTooLongError(messageLength, this.options.maxMessageLength, code);
       }
       this.counts[code]!++;
       const total = messageLength + 1;

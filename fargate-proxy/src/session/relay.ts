@@ -10,7 +10,7 @@ import {
   HEADER_LENGTH,
 } from '../protocol/codes';
 import { decodeErrorFields } from '../protocol/error-fields';
-import { ProtocolError } from '../protocol/errors';
+import { MessageTooLongError, ProtocolError } from '../protocol/errors';
 import { decodeParse, decodeQuery, encodeParse, encodeQuery } from '../protocol/frontend-messages';
 import { MessageFramer } from '../protocol/message-framer';
 import { PendingRefusals } from './refusals';
@@ -147,8 +147,13 @@ export class Relay {
     try {
       this.serverFramer.push(chunk);
     } catch (error) {
-      this.options.log.error('upstream sent a malformed message', { error });
-      this.sendAndClose(fatal('08P01', 'the upstream server sent a malformed message'));
+      this.options.log.error('upstream message refused', { error });
+      // A result too large for the gateway's limit is a limit of ours, not a broken server.
+      this.sendAndClose(
+        error instanceof MessageTooLongError
+          ? fatal('54000', `a message from the server exceeds the gateway's limit of ${error.limit} bytes`)
+          : fatal('08P01', 'the upstream server sent a malformed message'),
+      );
       return;
     }
     if (this.endWith && this.serverFramer.atBoundary) this.sendAndClose(this.endWith);
