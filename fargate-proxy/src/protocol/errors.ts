@@ -14,6 +14,8 @@ export class MessageTooLongError extends ProtocolError {
     readonly limit: number,
     code: number,
   ) {
-    super(`message of type '${String.fromCharCode(code)}' declares ${declaredLength} bytes, above the limit of ${limit}`);
+    super(
+      `message of type '${String.fromCharCode(code)}' declares ${declaredLength} bytes, above the limit of ${limit}`,
+    );
   }
 }

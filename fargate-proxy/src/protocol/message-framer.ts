@@ -101,7 +101,9 @@ export class MessageFramer {
         throw new ProtocolError(`invalid message type 0x${code.toString(16).padStart(2, '0')}`);
       }
       if (messageLength < 4) {
-        throw new ProtocolError(`invalid message length ${messageLength} for type '${String.fromCharCode(code)}'`);
+        throw new ProtocolError(
+          `invalid message length ${messageLength} for type '${String.fromCharCode(code)}'`,
+        );
       }
       if (messageLength > this.options.maxMessageLength) {
         throw new MessageTooLongError(messageLength, this.options.maxMessageLength, code);

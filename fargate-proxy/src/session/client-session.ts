@@ -5,6 +5,7 @@ import type { TokenVerifier, VerifiedIdentity } from '../auth/token-verifier';
 import { TokenRejectedError } from '../auth/token-verifier';
 import { newCancelKey } from '../cancel/cancel-key';
 import type { CancelRouter } from '../cancel/cancel-router';
+import { PeerClosedError } from '../io/stream-reader';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import {
@@ -24,7 +25,6 @@ import {
   type UpstreamSession,
 } from '../upstream/upstream-connection';
 import { type ClientStart, type HandshakeOptions, performHandshake } from './handshake';
-import { ClientGoneError } from './handshake-reader';
 import { Relay, type RelayLimits } from './relay';
 import { SessionError } from './session-errors';
 import type { StatementGate } from './statement-gate';
@@ -199,7 +199,7 @@ export class ClientSession {
 
   private failStartup(error: unknown): void {
     if (this.ended) return;
-    if (error instanceof ClientGoneError) {
+    if (error instanceof PeerClosedError) {
       this.finish();
       return;
     }

@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { StreamReader } from '../io/stream-reader';
 import { negotiateProtocolVersion } from '../protocol/backend-messages';
 import { FrontendCode, HEADER_LENGTH } from '../protocol/codes';
 import { ProtocolError } from '../protocol/errors';
@@ -12,7 +13,6 @@ import {
   proxyHeaderLength,
 } from '../protocol/proxy-protocol';
 import { decodeStartupPacket, type StartupPacket, startupPacketLength } from '../protocol/startup-packet';
-import { HandshakeReader } from './handshake-reader';
 import { SessionError } from './session-errors';
 
 /** First byte of a TLS ClientHello record: PostgreSQL 17 direct TLS starts with it. */
@@ -56,7 +56,7 @@ function isLoopback(address: string | undefined): boolean {
 
 function upgradeToTls(
   socket: net.Socket,
-  reader: HandshakeReader,
+  reader: StreamReader,
   context: tls.SecureContext,
   direct: boolean,
 ): Promise<tls.TLSSocket> {
@@ -85,10 +85,10 @@ function upgradeToTls(
   });
 }
 
-async function readProxyHeader(reader: HandshakeReader, allowed: readonly string[]): Promise<ProxyHeader> {
+async function readProxyHeader(reader: StreamReader, allowed: readonly string[]): Promise<ProxyHeader> {
   let total = proxyHeaderLength(reader.peek());
   while (total === undefined) {
-    await reader.more(reader.buffered);
+    await reader.need(reader.buffered + 1);
     total = proxyHeaderLength(reader.peek());
   }
   await reader.need(total);
@@ -103,7 +103,7 @@ async function readProxyHeader(reader: HandshakeReader, allowed: readonly string
   return header;
 }
 
-async function readStartupPacket(reader: HandshakeReader, maxBytes: number): Promise<StartupPacket> {
+async function readStartupPacket(reader: StreamReader, maxBytes: number): Promise<StartupPacket> {
   await reader.need(4);
   const length = startupPacketLength(reader.peek(), maxBytes)!;
   await reader.need(length);
@@ -122,7 +122,7 @@ export async function performHandshake(
   onEncrypted: (stream: Duplex) => void,
 ): Promise<HandshakeResult> {
   let stream: Duplex = socket;
-  let reader = new HandshakeReader(socket);
+  let reader = new StreamReader(socket);
   let proxy: ProxyHeader | undefined;
   let encrypted = false;
   try {
@@ -130,7 +130,7 @@ export async function performHandshake(
       proxy = await readProxyHeader(reader, options.allowedVpcEndpoints);
       if (proxy.command === 'local' && reader.buffered === 0) {
         // Load balancer health checks send a LOCAL header and usually nothing else.
-        await reader.more(0).catch(() => undefined);
+        await reader.need(1).catch(() => undefined);
         if (reader.buffered === 0) return { kind: 'health-check' };
       }
     }
@@ -145,7 +145,7 @@ export async function performHandshake(
         throw new ProtocolError('direct TLS is not enabled on this gateway');
       stream = await upgradeToTls(socket, reader, options.secureContext, true);
       onEncrypted(stream);
-      reader = new HandshakeReader(stream);
+      reader = new StreamReader(stream);
       encrypted = true;
     }
 
@@ -162,7 +162,7 @@ export async function performHandshake(
         socket.write('S');
         stream = await upgradeToTls(socket, reader, options.secureContext, false);
         onEncrypted(stream);
-        reader = new HandshakeReader(stream);
+        reader = new StreamReader(stream);
         encrypted = true;
         continue;
       }

@@ -2,10 +2,10 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { serialize } from 'pg-protocol';
+import { StreamReader } from '../io/stream-reader';
 import { AuthCode, BackendCode } from '../protocol/codes';
 import { decodeErrorFields, type PgErrorFields } from '../protocol/error-fields';
 import type { UpstreamCredential } from './credential-source';
-import { MessageReader } from './message-reader';
 import { md5PasswordResponse, SCRAM_MECHANISM, startScram } from './scram';
 
 export interface UpstreamEndpoint {
@@ -77,7 +77,7 @@ function connectTcp(endpoint: UpstreamEndpoint): Promise<net.Socket> {
 
 /** Sends SSLRequest and, on 'S', upgrades to TLS with full verification of the server certificate. */
 async function startTls(socket: net.Socket, endpoint: UpstreamEndpoint): Promise<Duplex> {
-  const reader = new MessageReader(socket, 1);
+  const reader = new StreamReader(socket);
   socket.write(SSL_REQUEST);
   const answer = (await reader.bytes(1))[0];
   const leftover = reader.detach();
@@ -136,7 +136,7 @@ export async function connectUpstream(
   startupParameters: Record<string, string>,
 ): Promise<UpstreamSession> {
   const socket = await openTransport(endpoint);
-  const reader = new MessageReader(socket, MAX_STARTUP_MESSAGE);
+  const reader = new StreamReader(socket);
   try {
     socket.write(serialize.startup({ ...startupParameters, user: credential.user }));
     const parameters: Array<[string, string]> = [];
@@ -144,7 +144,7 @@ export async function connectUpstream(
     let secretKey = Buffer.alloc(4);
     let scram: ReturnType<typeof startScram> | undefined;
     for (;;) {
-      const { code, body } = await reader.next();
+      const { code, body } = await reader.message(MAX_STARTUP_MESSAGE);
       switch (code) {
         case BackendCode.Authentication: {
           const kind = body.readInt32BE(0);

@@ -1,4 +1,10 @@
-import { emptySnapshot, Metrics, sumSnapshots, toEmbeddedMetric, toPrometheus } from '../../../fargate-proxy/src/observability/metrics';
+import {
+  emptySnapshot,
+  Metrics,
+  sumSnapshots,
+  toEmbeddedMetric,
+  toPrometheus,
+} from '../../../fargate-proxy/src/observability/metrics';
 
 describe('Metrics', () => {
   it('sums worker snapshots, histogram buckets included', () => {
@@ -30,9 +36,18 @@ describe('Metrics', () => {
   it('writes CloudWatch embedded-metric records with deltas since the previous one', () => {
     const previous = emptySnapshot();
     previous.statements = 10;
-    const current = { ...emptySnapshot(), statements: 25, connectionsActive: 3, latencySum: 0.03, latencyCount: 15 };
+    const current = {
+      ...emptySnapshot(),
+      statements: 25,
+      connectionsActive: 3,
+      latencySum: 0.03,
+      latencyCount: 15,
+    };
     const record = toEmbeddedMetric(current, previous, 1_700_000_000_000) as Record<string, unknown> & {
-      _aws: { Timestamp: number; CloudWatchMetrics: Array<{ Namespace: string; Metrics: Array<{ Name: string; Unit: string }> }> };
+      _aws: {
+        Timestamp: number;
+        CloudWatchMetrics: Array<{ Namespace: string; Metrics: Array<{ Name: string; Unit: string }> }>;
+      };
     };
     expect(record._aws.Timestamp).toBe(1_700_000_000_000);
     expect(record._aws.CloudWatchMetrics[0]!.Namespace).toBe('Gatehouse');
@@ -40,6 +55,7 @@ describe('Metrics', () => {
     expect(record.Connections).toBe(3);
     expect(record.AverageLatency).toBeCloseTo(2);
     // Every value named in the directive is present in the record, as the format requires.
-    for (const { Name } of record._aws.CloudWatchMetrics[0]!.Metrics) expect(typeof record[Name]).toBe('number');
+    for (const { Name } of record._aws.CloudWatchMetrics[0]!.Metrics)
+      expect(typeof record[Name]).toBe('number');
   });
 });

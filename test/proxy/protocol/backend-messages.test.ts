@@ -14,11 +14,15 @@ import { cstr, int32, typed } from '../../support/wire';
 describe('messages the gateway writes', () => {
   it('match the byte layout of the specification', () => {
     expect(readyForQuery('T').equals(typed('Z', Buffer.from('T')))).toBe(true);
-    expect(parameterStatus('TimeZone', 'UTC').equals(typed('S', Buffer.concat([cstr('TimeZone'), cstr('UTC')])))).toBe(true);
+    expect(
+      parameterStatus('TimeZone', 'UTC').equals(typed('S', Buffer.concat([cstr('TimeZone'), cstr('UTC')]))),
+    ).toBe(true);
     expect(backendKeyData(7, -2).equals(typed('K', Buffer.concat([int32(7), int32(-2)])))).toBe(true);
-    expect(negotiateProtocolVersion(0, ['_pq_.x']).equals(typed('v', Buffer.concat([int32(0), int32(1), cstr('_pq_.x')])))).toBe(
-      true,
-    );
+    expect(
+      negotiateProtocolVersion(0, ['_pq_.x']).equals(
+        typed('v', Buffer.concat([int32(0), int32(1), cstr('_pq_.x')])),
+      ),
+    ).toBe(true);
   });
 
   it('write error fields that decode back to the same values', () => {
@@ -33,19 +37,26 @@ describe('messages the gateway writes', () => {
           hint: hint === null ? undefined : clean(hint),
         };
         const decoded = decodeErrorFields(errorResponse(fields).subarray(5));
-        expect(decoded).toEqual(Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)));
+        expect(decoded).toEqual(
+          Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
+        );
       }),
     );
   });
 
   it('mark a fatal error FATAL with its SQLSTATE', () => {
-    expect(decodeErrorFields(fatal('57P01', 'bye').subarray(5))).toMatchObject({ severity: 'FATAL', code: '57P01', message: 'bye' });
+    expect(decodeErrorFields(fatal('57P01', 'bye').subarray(5))).toMatchObject({
+      severity: 'FATAL',
+      code: '57P01',
+      message: 'bye',
+    });
   });
 });
 
 describe('decodeErrorFields', () => {
   it('rejects fields without their terminators', () => {
     const body = errorResponse({ severity: 'ERROR', code: '22012', message: 'division by zero' }).subarray(5);
-    for (let end = 0; end < body.length; end++) expect(() => decodeErrorFields(body.subarray(0, end))).toThrow(ProtocolError);
+    for (let end = 0; end < body.length; end++)
+      expect(() => decodeErrorFields(body.subarray(0, end))).toThrow(ProtocolError);
   });
 });

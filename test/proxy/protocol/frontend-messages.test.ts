@@ -52,13 +52,16 @@ describe('frontend message decoders', () => {
     ['Parse', parse('n', 'SELECT $1', [23]), decodeParse],
     ['PasswordMessage', typed('p', cstr('token')), decodePassword],
   ])('reject every truncation of a %s', (_name, message, decode) => {
-    for (const cut of truncations(message as Buffer)) expect(() => (decode as (m: Buffer) => unknown)(cut)).toThrow(ProtocolError);
+    for (const cut of truncations(message as Buffer))
+      expect(() => (decode as (m: Buffer) => unknown)(cut)).toThrow(ProtocolError);
   });
 
   it('reject trailing bytes and a wrong type byte', () => {
     expect(() => decodeQuery(typed('Q', Buffer.from('SELECT 1\0extra')))).toThrow(ProtocolError);
     expect(() => decodeQuery(parse('', 'SELECT 1'))).toThrow(ProtocolError);
-    expect(() => decodeParse(typed('P', Buffer.concat([cstr(''), cstr('x'), Buffer.from([0xff, 0xff])])))).toThrow(ProtocolError);
+    expect(() =>
+      decodeParse(typed('P', Buffer.concat([cstr(''), cstr('x'), Buffer.from([0xff, 0xff])]))),
+    ).toThrow(ProtocolError);
   });
 
   it('throw only ProtocolError for arbitrary bodies', () => {
