@@ -7,11 +7,25 @@ describe('logs and embedded metrics of a running gateway', () => {
     const gateway = await spawnGateway({ workers: 2, logLevel: 'debug', health: { emfIntervalMs: 300 } });
     const token = testIssuer().sign({ sub: 'log-check' }, 600);
     try {
-      const client = new Client({ host: '127.0.0.1', port: gateway.port, user: 'log-check', password: token, database: 'postgres', ssl: { rejectUnauthorized: false } });
+      const client = new Client({
+        host: '127.0.0.1',
+        port: gateway.port,
+        user: 'log-check',
+        password: token,
+        database: 'postgres',
+        ssl: { rejectUnauthorized: false },
+      });
       await client.connect();
       await client.query('SELECT 1');
       await client.end();
-      const bad = new Client({ host: '127.0.0.1', port: gateway.port, user: 'x', password: `${token}x`, database: 'postgres', ssl: { rejectUnauthorized: false } });
+      const bad = new Client({
+        host: '127.0.0.1',
+        port: gateway.port,
+        user: 'x',
+        password: `${token}x`,
+        database: 'postgres',
+        ssl: { rejectUnauthorized: false },
+      });
       await bad.connect().catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, 800));
     } finally {
