@@ -2,6 +2,7 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import { Client } from 'pg';
+import { testUpstream } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { fieldsOf, RawClient } from '../support/raw-client';
 import { cstr, int32, query, startup, typed, untyped } from '../support/wire';
@@ -159,6 +160,27 @@ describe('protecting the gateway from bad input', () => {
     raw.write(query('SELECT 1').subarray(7));
     expect((await raw.until('Z')).map((m) => m.code)).toEqual(['T', 'D', 'C', 'Z']);
     raw.close();
+  });
+
+  it('stops reading from the server while the client does not read (backpressure), instead of buffering', async () => {
+    const raw = await loggedIn();
+    raw.write(query("SELECT repeat('x', 1000000) FROM generate_series(1, 2000) -- backpressure-probe"));
+    raw.socket.pause();
+    const upstream = testUpstream();
+    const observer = new Client({ ...upstream, database: 'postgres' });
+    await observer.connect();
+    let waitEvent: string | undefined;
+    for (let i = 0; i < 50 && waitEvent !== 'ClientWrite'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const rows = await observer.query(
+        "SELECT wait_event FROM pg_stat_activity WHERE query LIKE '%backpressure-probe' AND pid <> pg_backend_pid()",
+      );
+      waitEvent = rows.rows[0]?.wait_event;
+    }
+    // The server is blocked writing to the gateway: 2 GB were not pulled into the gateway's memory.
+    expect(waitEvent).toBe('ClientWrite');
+    raw.close();
+    await observer.end();
   });
 
   it('survives a client that disconnects in the middle of a result', async () => {

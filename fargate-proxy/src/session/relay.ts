@@ -56,6 +56,8 @@ export class Relay {
   private lastServerErrorFatal = false;
   private transactionStatus = 0x49; // 'I'
   private clientTerminated = false;
+  private clientPaused = false;
+  private upstreamPaused = false;
 
   constructor(private readonly options: RelayOptions) {
     const { limits, gate } = options;
@@ -209,20 +211,29 @@ export class Relay {
     return replacement ? errorResponse(replacement) : undefined;
   }
 
+  /** Backpressure: a side that cannot keep up pauses the other until it drains. */
   private toUpstream(bytes: Buffer): void {
     const { upstream, client } = this.options;
-    if (!upstream.write(bytes)) {
+    if (!upstream.write(bytes) && !this.clientPaused) {
+      this.clientPaused = true;
       client.pause();
-      upstream.once('drain', () => client.resume());
+      upstream.once('drain', () => {
+        this.clientPaused = false;
+        client.resume();
+      });
     }
   }
 
   private toClient(bytes: Buffer): void {
     const { upstream, client } = this.options;
     this.options.metrics.data.bytesToClients += bytes.length;
-    if (!client.write(bytes)) {
+    if (!client.write(bytes) && !this.upstreamPaused) {
+      this.upstreamPaused = true;
       upstream.pause();
-      client.once('drain', () => upstream.resume());
+      client.once('drain', () => {
+        this.upstreamPaused = false;
+        upstream.resume();
+      });
     }
   }
 
