@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { Client } from 'pg';
 import { instanceTagOf, workerSlotOf } from '../../fargate-proxy/src/cancel/cancel-key';
-import { testIssuer } from '../support/environment';
+import { testIssuer, testUpstream } from '../support/environment';
 import { type GatewayChild, spawnGateway } from '../support/gateway-process';
 
 const ssl = { rejectUnauthorized: false };
@@ -32,9 +32,29 @@ function sendCancel(port: number, client: Client): Promise<void> {
   });
 }
 
+/** Waits until the server runs the statement tagged `marker`, so the cancel has something to cancel. */
+async function waitUntilRunning(marker: string): Promise<void> {
+  const observer = new Client({ ...testUpstream(), database: 'postgres' });
+  await observer.connect();
+  try {
+    for (let i = 0; i < 100; i++) {
+      const rows = await observer.query(
+        "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1",
+        [`%${marker}`],
+      );
+      if (rows.rowCount) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`statement ${marker} never started`);
+  } finally {
+    await observer.end();
+  }
+}
+
 async function expectCancelled(target: Client, cancelVia: number): Promise<void> {
-  const running = target.query('SELECT pg_sleep(20)');
-  await new Promise((resolve) => setTimeout(resolve, 150));
+  const marker = `cancel-probe-${Math.random().toString(36).slice(2)}`;
+  const running = target.query(`SELECT pg_sleep(20) -- ${marker}`);
+  await waitUntilRunning(marker);
   await sendCancel(cancelVia, target);
   await expect(running).rejects.toMatchObject({ code: '57014' });
 }

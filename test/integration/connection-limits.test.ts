@@ -67,11 +67,16 @@ describe('protecting the gateway from bad input', () => {
     raw.close();
   });
 
-  it('refuses an oversized startup packet', async () => {
-    const raw = await RawClient.connect(gateway.port);
-    raw.write(untyped(Buffer.concat([int32(3 << 16), Buffer.alloc(20 * 1024, 0x61)])));
-    expect(fieldsOf(await raw.next())).toMatchObject({ S: 'FATAL', C: '08P01' });
-    await raw.closedByPeer();
+  it('closes without an answer on an oversized startup packet or a bogus first length, as PostgreSQL does', async () => {
+    for (const first of [
+      untyped(Buffer.concat([int32(3 << 16), Buffer.alloc(20 * 1024, 0x61)])),
+      typed('X'),
+    ]) {
+      const raw = await RawClient.connect(gateway.port);
+      raw.write(first);
+      await raw.closedByPeer();
+      await expect(raw.next(100)).rejects.toThrow('connection closed');
+    }
   });
 
   it('refuses protocol 2', async () => {
@@ -82,7 +87,7 @@ describe('protecting the gateway from bad input', () => {
 
   it('negotiates protocol 3.2 down to 3.0 and names the options it ignores', async () => {
     const raw = await RawClient.connect(gateway.port);
-    raw.write(startup({ user: 'x', database: 'postgres', '_pq_.test_option': '1' }, 2));
+    raw.write(startup({ user: 'test-job', database: 'postgres', '_pq_.test_option': '1' }, 2));
     const negotiation = await raw.next();
     expect(negotiation.code).toBe('v');
     expect(negotiation.body.readInt32BE(0)).toBe(0);
@@ -181,6 +186,20 @@ describe('protecting the gateway from bad input', () => {
     expect(waitEvent).toBe('ClientWrite');
     raw.close();
     await observer.end();
+  });
+
+  it('forwards nothing a client sends after Terminate, as the server would ignore it', async () => {
+    const raw = await loggedIn();
+    raw.write(Buffer.concat([typed('X'), query('SELECT pg_sleep(3) -- after-terminate-probe')]));
+    await raw.closedByPeer();
+    const observer = new Client({ ...testUpstream(), database: 'postgres' });
+    await observer.connect();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const running = await observer.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%after-terminate-probe' AND pid <> pg_backend_pid()",
+    );
+    await observer.end();
+    expect(running.rows[0].n).toBe(0);
   });
 
   it('survives a client that disconnects in the middle of a result', async () => {

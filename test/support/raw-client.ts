@@ -65,11 +65,10 @@ export class RawClient {
   }
 
   /** Startup + password; resolves after ReadyForQuery (or returns the ErrorResponse). */
-  async login(
-    token: string,
-    parameters: Record<string, string> = { user: 'raw', database: 'postgres' },
-  ): Promise<RawMessage[]> {
-    this.write(startup(parameters));
+  async login(token: string, parameters?: Record<string, string>): Promise<RawMessage[]> {
+    // By default the startup user is the token's subject, as a well-behaved client sends it.
+    const subject = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()).sub as string;
+    this.write(startup(parameters ?? { user: subject, database: 'postgres' }));
     const auth = await this.next();
     if (auth.code !== 'R') return [auth];
     this.write(typed('p', cstr(token)));

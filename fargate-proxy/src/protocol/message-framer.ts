@@ -40,6 +40,7 @@ export class MessageFramer {
   private collecting: Buffer | null = null;
   private collected = 0;
   private readonly options: MessageFramerOptions;
+  private halted = false;
   /** Messages seen per type byte; a counter costs less than a callback on the hot path. */
   readonly counts = new Uint32Array(256);
 
@@ -54,12 +55,21 @@ export class MessageFramer {
     this.inspected[code] = on ? 1 : 0;
   }
 
+  /**
+   * Stops the stream after the message being handled: nothing after it is forwarded, now or later.
+   * A Terminate is the last message a client may send; what follows it must not reach the server.
+   */
+  halt(): void {
+    this.halted = true;
+  }
+
   /** True when the stream is between two messages, so the gateway may insert one of its own. */
   get atBoundary(): boolean {
     return this.remaining === 0 && this.carry === null && this.collecting === null;
   }
 
   push(chunk: Buffer): void {
+    if (this.halted) return;
     let buffer = chunk;
     if (this.carry !== null) {
       buffer = Buffer.concat([this.carry, chunk]);
@@ -88,6 +98,10 @@ export class MessageFramer {
       pieces = [];
       if (result === undefined) pieces.push(target);
       else if (result !== null) pieces.push(result);
+      if (this.halted) {
+        for (const piece of pieces) emit(piece);
+        return;
+      }
     }
 
     while (position < length) {
@@ -144,9 +158,10 @@ export class MessageFramer {
         passStart = position + total;
       }
       position += total;
+      if (this.halted) break;
     }
 
-    const end = this.carry === null ? length : length - this.carry.length;
+    const end = this.halted ? position : this.carry === null ? length : length - this.carry.length;
     if (pieces === null) {
       if (end > passStart) emit(passStart === 0 && end === length ? buffer : buffer.subarray(passStart, end));
       return;

@@ -13,6 +13,16 @@ export type StartupPacket =
   | { kind: 'cancel'; processId: number; secretKey: Buffer }
   | { kind: 'startup'; majorVersion: 3; minorVersion: number; parameters: Map<string, string> };
 
+/**
+ * The first four bytes are not a plausible packet length. PostgreSQL logs this and closes without an
+ * answer (the peer may not speak the protocol at all), and so does the gateway.
+ */
+export class InvalidStartupLengthError extends ProtocolError {
+  constructor(readonly length: number) {
+    super(`invalid length of startup packet (${length})`);
+  }
+}
+
 /** Smallest startup packet: length + code. */
 export const STARTUP_MIN_LENGTH = 8;
 
@@ -23,9 +33,7 @@ export const STARTUP_MIN_LENGTH = 8;
 export function startupPacketLength(buffer: Buffer, maxLength: number): number | undefined {
   if (buffer.length < 4) return undefined;
   const length = buffer.readInt32BE(0);
-  if (length < STARTUP_MIN_LENGTH || length > maxLength) {
-    throw new ProtocolError(`invalid startup packet length ${length}`);
-  }
+  if (length < STARTUP_MIN_LENGTH || length > maxLength) throw new InvalidStartupLengthError(length);
   return length;
 }
 

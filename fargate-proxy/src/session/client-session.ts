@@ -16,6 +16,7 @@ import {
   readyForQuery,
 } from '../protocol/backend-messages';
 import { ProtocolError } from '../protocol/errors';
+import { InvalidStartupLengthError } from '../protocol/startup-packet';
 import type { CredentialSource } from '../upstream/credential-source';
 import {
   connectUpstream,
@@ -40,6 +41,8 @@ export interface SessionDependencies {
   metrics: Metrics;
   log: Logger;
 }
+
+const NOTHING = Buffer.alloc(0);
 
 /** Startup parameters that describe the gateway's own connection and are never passed upstream. */
 const NOT_FORWARDED = new Set(['user', 'database', 'replication']);
@@ -95,7 +98,7 @@ export class ClientSession {
       this.stream = result.stream;
       const identity = await this.authenticate(result);
       const database = result.parameters.get('database') || result.parameters.get('user')!;
-      const upstream = await this.openUpstream(result, database);
+      const upstream = await this.openUpstream(result, database, identity);
       if (this.ended) {
         upstream.socket.destroy();
         return;
@@ -124,10 +127,26 @@ export class ClientSession {
     }
   }
 
-  private async openUpstream(start: ClientStart, database: string): Promise<UpstreamSession> {
+  private async openUpstream(
+    start: ClientStart,
+    database: string,
+    identity: VerifiedIdentity,
+  ): Promise<UpstreamSession> {
     const parameters: Record<string, string> = { database };
     for (const [name, value] of start.parameters) if (!NOT_FORWARDED.has(name)) parameters[name] = value;
     let credential = await this.deps.credentials.get();
+    // The token decides who the client is; the startup user may only name that identity or the role
+    // it will get. Anything else is a client asking for a role it will not get: refuse, do not substitute.
+    const requested = start.parameters.get('user')!;
+    if (requested !== identity.subject && requested !== credential.user) {
+      throw new SessionError(
+        '28000',
+        `role "${requested}" is not available to identity "${identity.subject}"`,
+        {
+          hint: 'Connect with the token subject or the granted role as the user name.',
+        },
+      );
+    }
     try {
       return await connectUpstream(this.deps.upstream, credential, parameters);
     } catch (error) {
@@ -150,8 +169,9 @@ export class ClientSession {
     let key = newCancelKey(cancelRouter.instanceTag, cancelRouter.workerSlot);
     while (cancelRouter.has(key.processId, key.secretKey))
       key = newCancelKey(cancelRouter.instanceTag, cancelRouter.workerSlot);
+    const { processId, secretKey } = upstream;
     const unregister = cancelRouter.register(key.processId, key.secretKey, () => {
-      sendUpstreamCancel(this.deps.upstream, upstream.processId, upstream.secretKey).catch((error) =>
+      sendUpstreamCancel(this.deps.upstream, processId, secretKey).catch((error) =>
         this.log.warn('cancel forward failed', { error }),
       );
     });
@@ -169,8 +189,6 @@ export class ClientSession {
     this.relay = new Relay({
       client: this.stream,
       upstream: upstream.socket,
-      clientPending: start.leftover,
-      upstreamPending: upstream.pending,
       limits: this.deps.limits,
       facts: { sessionId: this.id, database, subject: identity.subject },
       gate: this.deps.gate,
@@ -188,7 +206,8 @@ export class ClientSession {
         this.finish();
       },
     });
-    this.relay.start();
+    this.relay.start(start.leftover, upstream.pending);
+    upstream.pending = NOTHING;
   }
 
   /** Ends the session from the gateway side (drain, admin); a session still starting is just closed. */
@@ -200,6 +219,13 @@ export class ClientSession {
   private failStartup(error: unknown): void {
     if (this.ended) return;
     if (error instanceof PeerClosedError) {
+      this.finish();
+      return;
+    }
+    if (error instanceof InvalidStartupLengthError) {
+      this.deps.metrics.data.protocolErrors++;
+      this.log.warn('closing connection', { reason: error.message });
+      this.socket.destroy();
       this.finish();
       return;
     }

@@ -15,6 +15,8 @@ import {
 import { decodeStartupPacket, type StartupPacket, startupPacketLength } from '../protocol/startup-packet';
 import { SessionError } from './session-errors';
 
+const NOTHING = Buffer.alloc(0);
+
 /** First byte of a TLS ClientHello record: PostgreSQL 17 direct TLS starts with it. */
 const TLS_HANDSHAKE_RECORD = 0x16;
 const ALPN_POSTGRESQL = 'postgresql';
@@ -211,7 +213,9 @@ export async function performHandshake(
     }
     await reader.need(length + 1);
     const token = decodePassword(reader.take(length + 1));
-    const leftover = Buffer.from(reader.detach());
+    const rest = reader.detach();
+    // Copied only when there is something: a view would pin the whole received chunk for the session.
+    const leftover = rest.length > 0 ? Buffer.from(rest) : NOTHING;
     return { kind: 'session', stream, socket, tls: encrypted, parameters, token, proxy, leftover };
   } catch (error) {
     reader.detach();

@@ -25,9 +25,6 @@ export interface RelayLimits {
 export interface RelayOptions {
   client: Duplex;
   upstream: Duplex;
-  /** Bytes already received from each side before the relay started. */
-  clientPending: Buffer;
-  upstreamPending: Buffer;
   limits: RelayLimits;
   facts: SessionFacts;
   gate?: StatementGate;
@@ -94,8 +91,9 @@ export class Relay {
     return counts[FrontendCode.Query]! + counts[FrontendCode.Sync]! - this.readyCount;
   }
 
-  start(): void {
-    const { client, upstream, clientPending, upstreamPending } = this.options;
+  /** Starts relaying; `clientPending`/`upstreamPending` are bytes each side sent before the relay existed. */
+  start(clientPending: Buffer, upstreamPending: Buffer): void {
+    const { client, upstream } = this.options;
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
     upstream.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
     client.on('error', (error) => this.close('client error', error));
@@ -163,7 +161,9 @@ export class Relay {
 
   private onClientMessage(code: number, message: Buffer): Buffer | null | undefined {
     if (code === FrontendCode.Terminate) {
-      // Closing here would overtake bytes of this chunk not yet forwarded; close once the chunk is done.
+      // Nothing after a Terminate may reach the server (PostgreSQL stops reading there). Closing here
+      // would overtake the bytes of this chunk before it, so close once the chunk is forwarded.
+      this.clientFramer.halt();
       this.clientTerminated = true;
       return null;
     }

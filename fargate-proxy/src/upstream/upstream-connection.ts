@@ -188,7 +188,9 @@ export async function connectUpstream(
         }
         case BackendCode.BackendKeyData:
           processId = body.readInt32BE(0);
-          secretKey = Buffer.from(body.subarray(4));
+          // A copy of its own: a pooled copy or a view would pin a whole slab or read chunk per session.
+          secretKey = Buffer.alloc(body.length - 4);
+          body.copy(secretKey, 0, 4);
           break;
         case BackendCode.NoticeResponse:
         case BackendCode.NegotiateProtocolVersion:

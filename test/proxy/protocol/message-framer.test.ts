@@ -155,3 +155,28 @@ describe('MessageFramer', () => {
     expect(() => f.push(typed('Q'))).toThrow(ProtocolError);
   });
 });
+
+describe('MessageFramer.halt', () => {
+  it('forwards nothing after the message that halted the stream, in this chunk or later ones', () => {
+    const before = query('SELECT 1');
+    const after = query('SELECT pg_sleep(5)');
+    for (let split = 0; split <= before.length + 5 + after.length; split++) {
+      const bytes = Buffer.concat([before, typed('X'), after]);
+      const out: Buffer[] = [];
+      const f: MessageFramer = new MessageFramer({
+        allowed: FRONTEND_SESSION_CODES,
+        inspect: new Set([FrontendCode.Terminate]),
+        maxMessageLength: 1 << 20,
+        maxInspectedLength: 1 << 20,
+        onMessage: () => {
+          f.halt();
+          return null;
+        },
+        emit: (b) => out.push(Buffer.from(b)),
+      });
+      f.push(bytes.subarray(0, split));
+      f.push(bytes.subarray(split));
+      expect(Buffer.concat(out).equals(before)).toBe(true);
+    }
+  });
+});

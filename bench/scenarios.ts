@@ -1,0 +1,54 @@
+import type { PgbenchRun } from './pgbench';
+
+/** The three ways pgbench reaches the server. */
+export type TargetName = 'direct' | 'gateway' | 'pgbouncer';
+
+export interface Scenario {
+  /** Stable key in the results JSON. */
+  id: string;
+  label: string;
+  target: TargetName;
+  sslmode: 'disable' | 'require';
+  run: Omit<PgbenchRun, 'seconds'>;
+}
+
+const throughput = (
+  target: TargetName,
+  protocol: PgbenchRun['protocol'],
+  sslmode: Scenario['sslmode'] = 'disable',
+): Scenario => ({
+  id: `${target}${sslmode === 'require' ? '-tls' : ''}/${protocol}/c8`,
+  label: `${target}${sslmode === 'require' ? ' (client TLS)' : ''}`,
+  target,
+  sslmode,
+  run: { protocol, clients: 8, threads: 2 },
+});
+
+const oneClient = (target: TargetName, protocol: PgbenchRun['protocol']): Scenario => ({
+  id: `${target}/${protocol}/c1`,
+  label: target,
+  target,
+  sslmode: 'disable',
+  run: { protocol, clients: 1, threads: 1 },
+});
+
+/**
+ * One round, in order. The targets alternate run by run (direct, gateway, pgbouncer, direct, …) so that
+ * a slow patch on this shared machine hits all of them alike rather than one configuration's whole set.
+ */
+export const ROUND: readonly Scenario[] = [
+  throughput('direct', 'simple'),
+  throughput('gateway', 'simple'),
+  throughput('pgbouncer', 'simple'),
+  throughput('direct', 'prepared'),
+  throughput('gateway', 'prepared'),
+  throughput('pgbouncer', 'prepared'),
+  throughput('gateway', 'simple', 'require'),
+  // pgbouncer at one client is not a target; it shows what any extra hop costs on this machine.
+  oneClient('direct', 'simple'),
+  oneClient('gateway', 'simple'),
+  oneClient('pgbouncer', 'simple'),
+  oneClient('direct', 'prepared'),
+  oneClient('gateway', 'prepared'),
+  oneClient('pgbouncer', 'prepared'),
+];

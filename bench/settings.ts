@@ -1,0 +1,34 @@
+import os from 'node:os';
+
+/** The benchmark's knobs, all from the environment so `npm run bench` needs no arguments. */
+export interface BenchSettings {
+  /** Length of each pgbench run (BENCH_SECONDS, default 10). */
+  seconds: number;
+  /** Interleaved rounds; medians are taken over them (BENCH_ROUNDS, default 3). */
+  rounds: number;
+  /** Gateway worker processes (BENCH_GATEWAY_WORKERS, default one per core, as deployed). */
+  gatewayWorkers: number;
+  /** Idle TLS sessions opened for the memory measurement (BENCH_IDLE_CONNECTIONS, default 2000). */
+  idleConnections: number;
+  /** Extra node flags for the gateway primary (BENCH_GATEWAY_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"). */
+  gatewayNodeArgs: string[];
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  return value;
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
+  return {
+    seconds: positiveInteger(env, 'BENCH_SECONDS', 10),
+    rounds: positiveInteger(env, 'BENCH_ROUNDS', 3),
+    gatewayWorkers: positiveInteger(env, 'BENCH_GATEWAY_WORKERS', os.availableParallelism(), 0),
+    idleConnections: positiveInteger(env, 'BENCH_IDLE_CONNECTIONS', 2000),
+    gatewayNodeArgs: (env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== ''),
+  };
+}
