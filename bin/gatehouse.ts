@@ -6,7 +6,6 @@ import { VERSION } from '../core/version';
 import { loadGatewayConfigFromEnv } from '../fargate-proxy/src/config';
 import { createLogger, type LogLevel } from '../fargate-proxy/src/observability/logger';
 import { startGateway } from '../fargate-proxy/src/server/primary';
-import { startLocalMode } from '../local/local-mode';
 import { openLocalIssuer } from '../local/token-issuer';
 
 const USAGE = `gatehouse ${VERSION}
@@ -65,6 +64,8 @@ async function local(argv: string[]): Promise<void> {
     if (eq < 1) fail(`--pg-setting expects name=value, got "${setting}"`);
     postgresSettings[setting.slice(0, eq)] = setting.slice(eq + 1);
   }
+  // Loaded only here: local mode pulls in certificate generation and the demo seed, which `serve` never needs.
+  const { startLocalMode } = await import('../local/local-mode.js');
   const mode = await startLocalMode({
     home,
     host: values.host,

@@ -17,6 +17,8 @@ export interface MessageFramerOptions {
   /** Largest message that is buffered whole for inspection. */
   maxInspectedLength: number;
   onMessage: MessageHandler;
+  /** Type bytes to count (see `count`); counting is cheaper than a callback on the hot path. */
+  counted?: readonly number[];
   /** Receives the bytes to forward, in order. Called at most once per pushed chunk when nothing is rewritten. */
   emit: (bytes: Buffer) => void;
 }
@@ -29,9 +31,35 @@ export interface MessageFramerOptions {
  * Bodies are never buffered whole unless inspected, so a 50 MB DataRow or CopyData costs no more memory
  * than the socket's own buffers.
  */
+const ALLOWED = 1;
+const INSPECTED = 2;
+
+/**
+ * One lookup table per distinct (allowed, inspect, counted) setting, shared by every framer that uses it:
+ * thousands of idle sessions must not each carry their own copy.
+ */
+const sharedTables = new Map<string, Uint8Array>();
+
+function tableFor(options: MessageFramerOptions): Uint8Array {
+  const key = `${[...options.allowed].join()}|${[...options.inspect].join()}|${(options.counted ?? []).join()}`;
+  let table = sharedTables.get(key);
+  if (!table) {
+    // Per type byte: bit 0 allowed, bit 1 inspected, bits 2-7 counter slot + 1 (0 = not counted).
+    table = new Uint8Array(256);
+    for (const code of options.allowed) table[code]! |= ALLOWED;
+    for (const code of options.inspect) table[code]! |= INSPECTED;
+    (options.counted ?? []).forEach((code, slot) => {
+      table![code]! |= (slot + 1) << 2;
+    });
+    sharedTables.set(key, table);
+  }
+  return table;
+}
+
 export class MessageFramer {
-  private readonly allowed = new Uint8Array(256);
-  private readonly inspected = new Uint8Array(256);
+  /** Shared until `setInspected` changes it for this framer alone (copy on write). */
+  private table: Uint8Array;
+  private ownTable = false;
   /** Bytes of a streamed (not inspected) message body still to come. */
   private remaining = 0;
   /** Fewer than HEADER_LENGTH bytes of a header left over from the previous chunk. */
@@ -41,18 +69,26 @@ export class MessageFramer {
   private collected = 0;
   private readonly options: MessageFramerOptions;
   private halted = false;
-  /** Messages seen per type byte; a counter costs less than a callback on the hot path. */
-  readonly counts = new Uint32Array(256);
+  private readonly counters: number[];
 
   constructor(options: MessageFramerOptions) {
     this.options = options;
-    for (const code of options.allowed) this.allowed[code] = 1;
-    for (const code of options.inspect) this.inspected[code] = 1;
+    this.table = tableFor(options);
+    this.counters = (options.counted ?? []).map(() => 0);
+  }
+
+  /** Messages of type `code` seen so far; `code` must be one of `options.counted`. */
+  count(code: number): number {
+    return this.counters[(this.table[code]! >> 2) - 1] ?? 0;
   }
 
   /** Starts or stops inspecting a message type (e.g. DataRow once a masked column is described). */
   setInspected(code: number, on: boolean): void {
-    this.inspected[code] = on ? 1 : 0;
+    if (!this.ownTable) {
+      this.table = Uint8Array.from(this.table);
+      this.ownTable = true;
+    }
+    this.table[code] = on ? this.table[code]! | INSPECTED : this.table[code]! & ~INSPECTED;
   }
 
   /**
@@ -111,7 +147,8 @@ export class MessageFramer {
       }
       const code = buffer[position]!;
       const messageLength = buffer.readInt32BE(position + 1);
-      if (this.allowed[code] !== 1) {
+      const entry = this.table[code]!;
+      if ((entry & ALLOWED) === 0) {
         throw new ProtocolError(`invalid message type 0x${code.toString(16).padStart(2, '0')}`);
       }
       if (messageLength < 4) {
@@ -122,9 +159,9 @@ export class MessageFramer {
       if (messageLength > this.options.maxMessageLength) {
         throw new MessageTooLongError(messageLength, this.options.maxMessageLength, code);
       }
-      this.counts[code]!++;
+      if (entry > 3) this.counters[(entry >> 2) - 1]!++;
       const total = messageLength + 1;
-      if (this.inspected[code] !== 1) {
+      if ((entry & INSPECTED) === 0) {
         if (position + total <= length) {
           position += total;
         } else {

@@ -87,7 +87,11 @@ async function startCluster(
   let stopping = false;
   let nextRequest = 1;
   const pending = new Map<number, { replies: WorkerToPrimary[]; expected: number; done: () => void }>();
-  cluster.setupPrimary({ exec: path.join(__dirname, '..', 'worker.js'), silent: false });
+  cluster.setupPrimary({
+    exec: path.join(__dirname, '..', 'worker.js'),
+    execArgv: [...process.execArgv, `--max-semi-space-size=${config.workerSemiSpaceMb}`],
+    silent: false,
+  });
 
   let resolvePort: (port: number) => void = () => undefined;
   const firstPort = new Promise<number>((resolve) => {

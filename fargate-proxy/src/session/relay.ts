@@ -69,6 +69,7 @@ export class Relay {
       maxMessageLength: limits.maxClientMessageBytes,
       maxInspectedLength: limits.maxClientMessageBytes,
       onMessage: (code, message) => this.onClientMessage(code, message),
+      counted: [FrontendCode.Query, FrontendCode.Sync, FrontendCode.Execute, FrontendCode.FunctionCall],
       emit: (bytes) => this.toUpstream(bytes),
     });
     this.serverFramer = new MessageFramer({
@@ -87,8 +88,8 @@ export class Relay {
 
   /** Requests sent (Query, Sync) whose ReadyForQuery has not come back. */
   private get outstanding(): number {
-    const counts = this.clientFramer.counts;
-    return counts[FrontendCode.Query]! + counts[FrontendCode.Sync]! - this.readyCount;
+    const framer = this.clientFramer;
+    return framer.count(FrontendCode.Query) + framer.count(FrontendCode.Sync) - this.readyCount;
   }
 
   /** Starts relaying; `clientPending`/`upstreamPending` are bytes each side sent before the relay existed. */
@@ -121,24 +122,28 @@ export class Relay {
     });
   }
 
+  /** Query, Execute and FunctionCall messages forwarded so far: each runs a statement. */
+  private statementsSent(): number {
+    const framer = this.clientFramer;
+    return (
+      framer.count(FrontendCode.Query) +
+      framer.count(FrontendCode.Execute) +
+      framer.count(FrontendCode.FunctionCall)
+    );
+  }
+
   private fromClient(chunk: Buffer): void {
     if (this.closed) return;
     this.options.metrics.data.bytesFromClients += chunk.length;
     if (this.busySince === 0) this.busySince = performance.now();
-    const counts = this.clientFramer.counts;
-    const before =
-      counts[FrontendCode.Query]! + counts[FrontendCode.Execute]! + counts[FrontendCode.FunctionCall]!;
+    const before = this.statementsSent();
     try {
       this.clientFramer.push(chunk);
     } catch (error) {
       this.protocolViolation(error);
       return;
     }
-    this.options.metrics.data.statements +=
-      counts[FrontendCode.Query]! +
-      counts[FrontendCode.Execute]! +
-      counts[FrontendCode.FunctionCall]! -
-      before;
+    this.options.metrics.data.statements += this.statementsSent() - before;
     if (this.clientTerminated) this.close('client terminated');
   }
 

@@ -16,6 +16,7 @@ function framer(options: { inspect?: number[]; onMessage?: MessageHandler; max?:
     inspect: new Set(options.inspect ?? []),
     maxMessageLength: options.max ?? 1 << 20,
     maxInspectedLength: options.max ?? 1 << 20,
+    counted: [FrontendCode.Query, FrontendCode.Parse],
     onMessage:
       options.onMessage ??
       ((_code, message) => {
@@ -44,7 +45,7 @@ describe('MessageFramer', () => {
     expect(writes).toHaveLength(1);
     expect(writes[0]!.equals(stream)).toBe(true);
     expect(f.atBoundary).toBe(true);
-    expect(f.counts[FrontendCode.Query]).toBe(1);
+    expect(f.count(FrontendCode.Query)).toBe(1);
   });
 
   it('forwards the same bytes and sees the same messages at every split point', () => {
@@ -178,5 +179,31 @@ describe('MessageFramer.halt', () => {
       f.push(bytes.subarray(split));
       expect(Buffer.concat(out).equals(before)).toBe(true);
     }
+  });
+});
+
+describe('MessageFramer lookup tables', () => {
+  it('share one table per setting, but inspecting a type changes only the framer that asked', () => {
+    const seenA: number[] = [];
+    const seenB: number[] = [];
+    const make = (seen: number[]) =>
+      new MessageFramer({
+        allowed: FRONTEND_SESSION_CODES,
+        inspect: new Set(),
+        maxMessageLength: 1 << 20,
+        maxInspectedLength: 1 << 20,
+        onMessage: (code) => {
+          seen.push(code);
+          return undefined;
+        },
+        emit: () => undefined,
+      });
+    const a = make(seenA);
+    const b = make(seenB);
+    a.setInspected(FrontendCode.Query, true);
+    a.push(query('SELECT 1'));
+    b.push(query('SELECT 1'));
+    expect(seenA).toEqual([FrontendCode.Query]);
+    expect(seenB).toEqual([]);
   });
 });
