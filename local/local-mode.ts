@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { type GatewayConfig, parseGatewayConfig } from '../fargate-proxy/src/config';
 import type { Logger } from '../fargate-proxy/src/observability/logger';
@@ -8,6 +7,7 @@ import { StaticCredentialSource } from '../fargate-proxy/src/upstream/credential
 import { ensureSelfSignedCertificate } from './certificates';
 import { DEMO_DATABASE, seedDemoDatabase } from './demo-data';
 import { type RunningPostgres, startEmbeddedPostgres } from './embedded-postgres';
+import { freePort } from './free-port';
 import { type LocalIssuer, openLocalIssuer } from './token-issuer';
 
 export interface LocalModeOptions {
@@ -68,17 +68,6 @@ export function parseUpstreamUrl(url: string): UpstreamChoice {
     caFile,
     database: decodeURIComponent(parsed.pathname.slice(1)) || 'postgres',
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts everything local mode needs: issuer, certificate, PostgreSQL (embedded unless given), gateway. */

@@ -1,6 +1,7 @@
+export { freePort } from '../../local/free-port';
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import net from 'node:net';
 
 /** A failure of the compat harness itself (not of a suite): printed as is, exit status 2. */
 export class SetupError extends Error {
@@ -105,19 +106,6 @@ export async function runChecked(
     throw new SetupError(`${command} ${args.join(' ')} ${why}${output ? `:\n${output}` : ''}`);
   }
   return result;
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The process environment without any libpq variable, so the suites see only what we set. */

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { requireClient } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
+import { type Outcome, runCommand } from '../support/run-command';
 
 /** Debian's pgjdbc (package libpostgresql-jdbc-java) and the JDK's tools. */
 const DRIVER_JAR = '/usr/share/java/postgresql.jar';
@@ -17,31 +17,8 @@ const available = requireClient(
 );
 const describeIfJdbc = available ? describe : describe.skip;
 
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command asynchronously: the gateway serves from this process. */
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCommand(command, args, { env });
 }
 
 describeIfJdbc('pgjdbc through the gateway', () => {

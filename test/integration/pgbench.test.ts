@@ -1,8 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Client } from 'pg';
 import { requireClient, testUpstream } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
+import { type Outcome, runCommand } from '../support/run-command';
 
 /** Debian's pgbench binary, else whatever pgbench is on PATH. */
 function findPgbench(): string | undefined {
@@ -17,31 +18,8 @@ const PGBENCH = findPgbench();
 const available = requireClient('pgbench', PGBENCH !== undefined);
 const describeIfPgbench = available ? describe : describe.skip;
 
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs pgbench asynchronously: the gateway serves from this process. */
 function pgbench(env: NodeJS.ProcessEnv, args: string[]): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PGBENCH!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCommand(PGBENCH!, args, { env });
 }
 
 const CLIENTS = 4;

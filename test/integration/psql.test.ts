@@ -1,44 +1,21 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { requireClient } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
+import { type Outcome, runCommand } from '../support/run-command';
 
 const PSQL = '/usr/bin/psql';
 const available = requireClient('psql', existsSync(PSQL));
 const describeIfPsql = available ? describe : describe.skip;
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /**
  * Runs psql asynchronously (the gateway lives in this process, so a synchronous spawn would deadlock it).
  * -X ignores ~/.psqlrc; -A -t print bare values, one row a line.
  */
 function psql(env: NodeJS.ProcessEnv, args: string[], input = ''): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PSQL, ['-X', '-A', '-t', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+  return runCommand(PSQL, ['-X', '-A', '-t', ...args], { env, input, timeoutMs: 20_000 });
 }
 
 function lines(text: string): string[] {

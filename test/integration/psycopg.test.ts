@@ -1,8 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { requireClient } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
+import { type Outcome, runCommand } from '../support/run-command';
 
 /** Debian's python3-psycopg installs for Debian's interpreter, not for whatever python3 is first on PATH. */
 const PYTHON = '/usr/bin/python3';
@@ -16,31 +17,9 @@ function psycopgInstalled(): boolean {
 const available = requireClient('psycopg 3 (python3-psycopg)', psycopgInstalled());
 const describeIfPsycopg = available ? describe : describe.skip;
 
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the script asynchronously: the gateway serves from this process. */
+/** Runs the script; see runCommand for why asynchronously. */
 function runScript(env: NodeJS.ProcessEnv): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [SCRIPT], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCommand(PYTHON, [SCRIPT], { env });
 }
 
 describeIfPsycopg('psycopg 3 through the gateway', () => {

@@ -1,6 +1,6 @@
 import net from 'node:net';
 
-/** A loopback port nothing listens on right now, for the servers the benchmark starts. */
+/** A loopback port nothing listens on right now, for servers started here (embedded PostgreSQL, benches). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
