@@ -139,7 +139,7 @@ export function formatReport(
     '',
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.kernel}`,
     `         Node ${machine.node}, PostgreSQL ${machine.postgres}, ${machine.pgbouncer}, ${machine.pgbench}`,
-    `Method:  pgbench -S, medians of ${settings.rounds} interleaved round(s) of ${settings.seconds} s per run; gateway: ${settings.gatewayWorkers} worker(s); CPU = utime+stime of all the proxy's processes ÷ transactions`,
+    `Method:  pgbench -S, medians of ${settings.rounds} interleaved round(s) of ${settings.seconds} s per run; gateway: ${settings.gatewayWorkers} worker(s) (targets), ${settings.clusterWorkers} in the last row; CPU = utime+stime of all the proxy's processes ÷ transactions`,
     `Load:    1-minute load average ${load.start.toFixed(2)} at the start, ${load.end.toFixed(2)} at the end (on ${machine.cores} cores)`,
     '',
     'Throughput, 8 clients (-c 8 -j 2), client TLS off unless noted',
@@ -149,6 +149,7 @@ export function formatReport(
       row('gateway', 'gateway'),
       row('pgbouncer (session, SCRAM)', 'pgbouncer'),
       row('gateway, client TLS', 'gateway-tls'),
+      row(`gateway, ${settings.clusterWorkers} workers`, 'gateway-cluster'),
     ]),
     '',
     table([

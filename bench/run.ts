@@ -90,6 +90,15 @@ async function main(): Promise<void> {
       nodeArgs: settings.gatewayNodeArgs,
     });
     stops.push(gateway.stop);
+    mkdirSync(path.join(directory, 'cluster'), { recursive: true });
+    const cluster: BenchGateway = await startBenchGateway({
+      directory: path.join(directory, 'cluster'),
+      upstream,
+      workers: settings.clusterWorkers,
+      maxConnections: 1000,
+      nodeArgs: [],
+    });
+    stops.push(cluster.stop);
     const pgbouncer: BenchPgbouncer = await startBenchPgbouncer(pgbouncerBinary, {
       directory,
       port: await freePort(),
@@ -121,17 +130,25 @@ async function main(): Promise<void> {
           case 'pgbouncer':
             return { ...common, port: pgbouncer.port, user: postgres.user, password: postgres.password };
           case 'gateway':
+          case 'gateway-cluster': {
             // The token is the password: a fresh one per run, valid well past the run's connections.
+            const serving = target === 'gateway' ? gateway : cluster;
             return {
               ...common,
-              port: gateway.port,
+              port: serving.port,
               user: SUBJECT,
-              password: gateway.issuer.sign({ sub: SUBJECT }, 3600),
+              password: serving.issuer.sign({ sub: SUBJECT }, 3600),
             };
+          }
         }
       },
       pid: (target) =>
-        target === 'gateway' ? gateway.pid : target === 'pgbouncer' ? pgbouncer.pid : undefined,
+        ({
+          gateway: gateway.pid,
+          'gateway-cluster': cluster.pid,
+          pgbouncer: pgbouncer.pid,
+          direct: undefined,
+        })[target],
     };
 
     const load = { start: os.loadavg()[0] ?? 0, end: 0 };

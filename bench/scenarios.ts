@@ -1,7 +1,7 @@
 import type { PgbenchRun } from './pgbench';
 
-/** The three ways pgbench reaches the server. */
-export type TargetName = 'direct' | 'gateway' | 'pgbouncer';
+/** The ways pgbench reaches the server; `gateway-cluster` is the gateway with one worker per core. */
+export type TargetName = 'direct' | 'gateway' | 'pgbouncer' | 'gateway-cluster';
 
 export interface Scenario {
   /** Stable key in the results JSON. */
@@ -44,6 +44,8 @@ export const ROUND: readonly Scenario[] = [
   throughput('gateway', 'prepared'),
   throughput('pgbouncer', 'prepared'),
   throughput('gateway', 'simple', 'require'),
+  throughput('gateway-cluster', 'simple'),
+  throughput('gateway-cluster', 'prepared'),
   // pgbouncer at one client is not a target; it shows what any extra hop costs on this machine.
   oneClient('direct', 'simple'),
   oneClient('gateway', 'simple'),

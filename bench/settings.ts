@@ -6,8 +6,13 @@ export interface BenchSettings {
   seconds: number;
   /** Interleaved rounds; medians are taken over them (BENCH_ROUNDS, default 3). */
   rounds: number;
-  /** Gateway worker processes (BENCH_GATEWAY_WORKERS, default one per core, as deployed). */
+  /**
+   * Worker processes of the gateway the targets are measured on (BENCH_GATEWAY_WORKERS, default 1): one
+   * process, as pgbouncer is, on a machine whose cores pgbench and PostgreSQL also use.
+   */
   gatewayWorkers: number;
+  /** Workers of the second gateway, shown beside it (one per core, the deployed default). */
+  clusterWorkers: number;
   /** Idle TLS sessions opened for the memory measurement (BENCH_IDLE_CONNECTIONS, default 2000). */
   idleConnections: number;
   /** Extra node flags for the gateway primary (BENCH_GATEWAY_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"). */
@@ -27,7 +32,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
   return {
     seconds: positiveInteger(env, 'BENCH_SECONDS', 10),
     rounds: positiveInteger(env, 'BENCH_ROUNDS', 3),
-    gatewayWorkers: positiveInteger(env, 'BENCH_GATEWAY_WORKERS', os.availableParallelism(), 0),
+    gatewayWorkers: positiveInteger(env, 'BENCH_GATEWAY_WORKERS', 1, 0),
+    clusterWorkers: os.availableParallelism(),
     idleConnections: positiveInteger(env, 'BENCH_IDLE_CONNECTIONS', 2000),
     gatewayNodeArgs: (env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== ''),
   };
