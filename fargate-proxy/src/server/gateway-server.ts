@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { adoptWithSharedBuffer } from '../io/shared-read-buffer';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { fatal } from '../protocol/backend-messages';
@@ -24,7 +25,10 @@ export class GatewayServer {
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: GatewayServerOptions) {
-    this.server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
+    // Paused on connect so that the socket can be re-wrapped to read through the shared buffer.
+    this.server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
+      this.accept(adoptWithSharedBuffer(socket)),
+    );
     this.server.on('error', (error) => options.log.error('listener error', { error }));
   }
 

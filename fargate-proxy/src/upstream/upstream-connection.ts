@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { serialize } from 'pg-protocol';
+import { connectWithSharedBuffer } from '../io/shared-read-buffer';
 import { StreamReader } from '../io/stream-reader';
 import { AuthCode, BackendCode } from '../protocol/codes';
 import { decodeErrorFields, type PgErrorFields } from '../protocol/error-fields';
@@ -47,38 +48,12 @@ export class UpstreamError extends Error {
 const MAX_STARTUP_MESSAGE = 1024 * 1024;
 const SSL_REQUEST = serialize.requestSsl();
 
-/**
- * Every plaintext upstream socket of this process reads into this one buffer (Node's `onread`), and each
- * read is copied out at once, usually into a slice of Node's small-buffer pool. This skips, per read, the
- * allocation of a fresh 64 KiB backing store and the Readable stream machinery, the two largest costs of
- * a Node relay after the system calls. Sharing is safe: callbacks run one at a time and the bytes are
- * copied before the next read can land.
- */
-const sharedReadBuffer = Buffer.allocUnsafeSlow(64 * 1024);
-
-function plainSocket(endpoint: UpstreamEndpoint): net.Socket {
-  const socket: net.Socket = net.connect({
-    host: endpoint.host,
-    port: endpoint.port,
-    noDelay: true,
-    onread: {
-      buffer: sharedReadBuffer,
-      callback: (bytes: number, buffer: Uint8Array) => {
-        // Buffer.from(Uint8Array) copies: the shared buffer is overwritten by the next read.
-        socket.emit('data', Buffer.from(buffer.subarray(0, bytes)));
-        return true;
-      },
-    },
-  });
-  return socket;
-}
-
 function connectTcp(endpoint: UpstreamEndpoint): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     // TLS reads through its own native layer, so the shared-buffer path is for plaintext upstreams only.
     const socket =
       endpoint.tls === 'disable'
-        ? plainSocket(endpoint)
+        ? connectWithSharedBuffer({ host: endpoint.host, port: endpoint.port, noDelay: true })
         : net.connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
     const timer = setTimeout(() => {
       socket.destroy();
