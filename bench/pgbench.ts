@@ -43,7 +43,11 @@ export function parsePgbenchOutput(output: string): PgbenchResult {
 }
 
 /** `pgbench -S` (select only) against `endpoint`; `-n` because the tables were vacuumed after loading. */
-export function runPgbench(pgbench: string, endpoint: Endpoint, run: PgbenchRun): Promise<PgbenchResult> {
+export async function runPgbench(
+  pgbench: string,
+  endpoint: Endpoint,
+  run: PgbenchRun,
+): Promise<PgbenchResult> {
   const args = [
     '-S',
     '-n',
@@ -69,33 +73,33 @@ export function runPgbench(pgbench: string, endpoint: Endpoint, run: PgbenchRun)
     PGSSLMODE: endpoint.sslmode,
     PGAPPNAME: 'gatehouse-bench',
   };
+  const { code, output } = await runPgbenchProcess(pgbench, args, env);
+  if (code !== 0) {
+    throw new Error(
+      `pgbench against ${endpoint.host}:${endpoint.port} exited with ${code}:\n${output.trim()}`,
+    );
+  }
+  const result = parsePgbenchOutput(output);
+  if (result.failed > 0)
+    throw new Error(`pgbench counted ${result.failed} failed transactions:\n${output.trim()}`);
+  return result;
+}
+
+/** Runs pgbench and returns its exit code with stdout and stderr together, as it prints them. */
+export function runPgbenchProcess(
+  pgbench: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(pgbench, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
+    const collect = (chunk: Buffer) => {
       output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) {
-        reject(
-          new Error(
-            `pgbench against ${endpoint.host}:${endpoint.port} exited with ${code}:\n${output.trim()}`,
-          ),
-        );
-        return;
-      }
-      try {
-        const result = parsePgbenchOutput(output);
-        if (result.failed > 0)
-          throw new Error(`pgbench counted ${result.failed} failed transactions:\n${output.trim()}`);
-        resolve(result);
-      } catch (error) {
-        reject(error);
-      }
-    });
+    child.on('exit', (code) => resolve({ code, output }));
   });
 }

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Client } from 'pg';
 import { type RunningPostgres, startEmbeddedPostgres } from '../local/embedded-postgres';
+import { runPgbenchProcess } from './pgbench';
 
 /**
  * The benchmark's own PostgreSQL: the embedded server, tuned like the reference measurement (pgproxy.md
@@ -37,7 +37,7 @@ export async function query<Row extends Record<string, unknown>>(
   }
 }
 
-function pgbenchInit(pgbench: string, postgres: RunningPostgres): Promise<void> {
+async function pgbenchInit(pgbench: string, postgres: RunningPostgres): Promise<void> {
   const args = [
     '-i',
     '-q',
@@ -51,23 +51,9 @@ function pgbenchInit(pgbench: string, postgres: RunningPostgres): Promise<void> 
     postgres.user,
     BENCH_DATABASE,
   ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(pgbench, args, {
-      env: { ...process.env, PGPASSWORD: postgres.password, PGSSLMODE: 'disable' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`pgbench -i failed (${code}):\n${output.trim()}`)),
-    );
-  });
+  const env = { ...process.env, PGPASSWORD: postgres.password, PGSSLMODE: 'disable' };
+  const { code, output } = await runPgbenchProcess(pgbench, args, env);
+  if (code !== 0) throw new Error(`pgbench -i failed (${code}):\n${output.trim()}`);
 }
 
 export async function startBenchPostgres(

@@ -33,11 +33,12 @@ function sendCancel(port: number, client: Client): Promise<void> {
 }
 
 /** Waits until the server runs the statement tagged `marker`, so the cancel has something to cancel. */
-async function waitUntilRunning(marker: string): Promise<void> {
+async function waitUntilRunning(marker: string, outcome: () => string): Promise<void> {
   const observer = new Client({ ...testUpstream(), database: 'postgres' });
   await observer.connect();
   try {
-    for (let i = 0; i < 100; i++) {
+    // Generous: the whole suite runs in parallel on two cores.
+    for (let i = 0; i < 300; i++) {
       const rows = await observer.query(
         "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1",
         [`%${marker}`],
@@ -45,7 +46,7 @@ async function waitUntilRunning(marker: string): Promise<void> {
       if (rows.rowCount) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    throw new Error(`statement ${marker} never started`);
+    throw new Error(`statement ${marker} not seen running; client side: ${outcome()}`);
   } finally {
     await observer.end();
   }
@@ -54,7 +55,16 @@ async function waitUntilRunning(marker: string): Promise<void> {
 async function expectCancelled(target: Client, cancelVia: number): Promise<void> {
   const marker = `cancel-probe-${Math.random().toString(36).slice(2)}`;
   const running = target.query(`SELECT pg_sleep(20) -- ${marker}`);
-  await waitUntilRunning(marker);
+  let settled = 'still waiting';
+  running.then(
+    () => {
+      settled = 'completed';
+    },
+    (error: { code?: string }) => {
+      settled = `failed with ${error.code}`;
+    },
+  );
+  await waitUntilRunning(marker, () => settled);
   await sendCancel(cancelVia, target);
   await expect(running).rejects.toMatchObject({ code: '57014' });
 }

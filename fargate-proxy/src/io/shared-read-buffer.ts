@@ -47,7 +47,12 @@ export function adoptWithSharedBuffer(accepted: net.Socket): net.Socket {
     return accepted;
   }
   internal._handle = null;
-  const options: HandleSocketOptions = { handle, readable: true, writable: true, onread: readInto(() => socket) };
+  const options: HandleSocketOptions = {
+    handle,
+    readable: true,
+    writable: true,
+    onread: readInto(() => socket),
+  };
   const socket: net.Socket = new net.Socket(options as net.SocketConstructorOpts);
   return socket;
 }

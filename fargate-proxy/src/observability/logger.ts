@@ -25,22 +25,45 @@ export function createLogger(
   bound: LogFields = {},
   write: LogWriter = (line) => process.stdout.write(line),
 ): Logger {
-  const threshold = LEVELS[level];
-  const base = { version: VERSION, pid: process.pid, ...bound };
-  const log =
-    (lvl: LogLevel) =>
-    (message: string, fields?: LogFields): void => {
-      if (LEVELS[lvl] < threshold) return;
-      const record = { time: new Date().toISOString(), level: lvl, msg: message, ...base, ...fields };
-      write(`${JSON.stringify(record, errorReplacer)}\n`);
-    };
-  return {
-    debug: log('debug'),
-    info: log('info'),
-    warn: log('warn'),
-    error: log('error'),
-    child: (fields) => createLogger(level, { ...bound, ...fields }, write),
-  };
+  return new JsonLogger(LEVELS[level], { version: VERSION, pid: process.pid, ...bound }, write);
+}
+
+/**
+ * Methods on the prototype and one fields object per instance: every session has a child logger, and a
+ * few thousand idle sessions should not each carry a set of closures.
+ */
+class JsonLogger implements Logger {
+  constructor(
+    private readonly threshold: number,
+    private readonly fields: LogFields,
+    private readonly write: LogWriter,
+  ) {}
+
+  private log(level: LogLevel, message: string, fields?: LogFields): void {
+    if (LEVELS[level] < this.threshold) return;
+    const record = { time: new Date().toISOString(), level, msg: message, ...this.fields, ...fields };
+    this.write(`${JSON.stringify(record, errorReplacer)}\n`);
+  }
+
+  debug(message: string, fields?: LogFields): void {
+    this.log('debug', message, fields);
+  }
+
+  info(message: string, fields?: LogFields): void {
+    this.log('info', message, fields);
+  }
+
+  warn(message: string, fields?: LogFields): void {
+    this.log('warn', message, fields);
+  }
+
+  error(message: string, fields?: LogFields): void {
+    this.log('error', message, fields);
+  }
+
+  child(fields: LogFields): Logger {
+    return new JsonLogger(this.threshold, { ...this.fields, ...fields }, this.write);
+  }
 }
 
 function errorReplacer(_key: string, value: unknown): unknown {

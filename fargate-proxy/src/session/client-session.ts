@@ -54,7 +54,8 @@ const NOT_FORWARDED = new Set(['user', 'database', 'replication']);
 export class ClientSession {
   readonly id = randomUUID();
   private relay: Relay | undefined;
-  private upstreamSession: UpstreamSession | undefined;
+  /** The upstream socket, for cleanup; the rest of the upstream session is not kept (memory per session). */
+  private upstreamSocket: Duplex | undefined;
   private stream: Duplex;
   private ended = false;
   private readonly log: Logger;
@@ -164,7 +165,7 @@ export class ClientSession {
     identity: VerifiedIdentity,
     database: string,
   ): void {
-    this.upstreamSession = upstream;
+    this.upstreamSocket = upstream.socket;
     const { cancelRouter } = this.deps;
     let key = newCancelKey(cancelRouter.instanceTag, cancelRouter.workerSlot);
     while (cancelRouter.has(key.processId, key.secretKey))
@@ -264,7 +265,7 @@ export class ClientSession {
     this.stream.resume();
     this.stream.end(message);
     setTimeout(() => this.socket.destroy(), 1000).unref();
-    this.upstreamSession?.socket.destroy();
+    this.upstreamSocket?.destroy();
     this.finish();
   }
 
