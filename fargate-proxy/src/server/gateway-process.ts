@@ -7,6 +7,7 @@ import { type GatewayConfig, upstreamPasswordFromEnv } from '../config';
 import type { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
 import { authenticationCleartextPassword } from '../protocol/backend-messages';
+import { IdleSweeper } from '../session/idle-sweeper';
 import type { StatementGate } from '../session/statement-gate';
 import {
   type CredentialSource,
@@ -95,6 +96,7 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
       upstream,
       cancelRouter,
       gate: options.gate,
+      idle: IdleSweeper.forTimeout(config.limits.idleTimeoutMs),
       metrics,
       log,
     },

@@ -26,6 +26,7 @@ import {
   type UpstreamSession,
 } from '../upstream/upstream-connection';
 import { type ClientStart, type HandshakeOptions, performHandshake } from './handshake';
+import type { IdleSweeper } from './idle-sweeper';
 import { Relay, type RelayLimits } from './relay';
 import { SessionError } from './session-errors';
 import type { StatementGate } from './statement-gate';
@@ -38,6 +39,7 @@ export interface SessionDependencies {
   upstream: UpstreamEndpoint;
   cancelRouter: CancelRouter;
   gate?: StatementGate;
+  idle: IdleSweeper;
   metrics: Metrics;
   log: Logger;
 }
@@ -195,11 +197,7 @@ export class ClientSession {
       gate: this.deps.gate,
       metrics: this.deps.metrics,
       log: this.log,
-      setIdleTimer: (ms, onIdle) => {
-        this.socket.setTimeout(ms);
-        this.socket.removeAllListeners('timeout');
-        if (ms > 0) this.socket.once('timeout', onIdle);
-      },
+      idle: this.deps.idle,
       onClose: () => {
         unregister();
         this.deps.metrics.data.connectionsActive--;

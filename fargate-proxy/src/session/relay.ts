@@ -13,6 +13,7 @@ import { decodeErrorFields } from '../protocol/error-fields';
 import { MessageTooLongError, ProtocolError } from '../protocol/errors';
 import { decodeParse, decodeQuery, encodeParse, encodeQuery } from '../protocol/frontend-messages';
 import { MessageFramer } from '../protocol/message-framer';
+import type { IdleCandidate, IdleSweeper } from './idle-sweeper';
 import { PendingRefusals } from './refusals';
 import { refusalFields, type SessionFacts, type StatementGate } from './statement-gate';
 
@@ -30,8 +31,8 @@ export interface RelayOptions {
   gate?: StatementGate;
   metrics: Metrics;
   log: Logger;
-  /** Arms or clears the idle timer on the client's TCP socket. */
-  setIdleTimer: (ms: number, onIdle: () => void) => void;
+  /** Ends sessions idle longer than `limits.idleTimeoutMs` (unless that is 0). */
+  idle: IdleSweeper;
   onClose: () => void;
 }
 
@@ -41,7 +42,7 @@ const TERMINATE = Buffer.from([FrontendCode.Terminate, 0, 0, 0, 4]);
  * The session's data path once both sides are authenticated. Client and server bytes are framed in both
  * directions but forwarded as received unless a message must change; see MessageFramer.
  */
-export class Relay {
+export class Relay implements IdleCandidate {
   private readonly clientFramer: MessageFramer;
   private readonly serverFramer: MessageFramer;
   private readonly refusals = new PendingRefusals();
@@ -53,6 +54,8 @@ export class Relay {
   private lastServerErrorFatal = false;
   private transactionStatus = 0x49; // 'I'
   private clientTerminated = false;
+  /** Sweeper tick of the last traffic in either direction. */
+  private lastActive = 0;
   private clientPaused = false;
   private upstreamPaused = false;
 
@@ -103,23 +106,26 @@ export class Relay {
     client.on('end', () => this.close('client closed'));
     upstream.on('close', () => this.onUpstreamGone());
     upstream.on('end', () => this.onUpstreamGone());
-    this.armIdleTimer();
+    if (this.options.limits.idleTimeoutMs > 0) {
+      this.lastActive = this.options.idle.tick;
+      this.options.idle.add(this);
+    }
     if (upstreamPending.length > 0) this.fromUpstream(upstreamPending);
     if (clientPending.length > 0) this.fromClient(clientPending);
     client.resume();
     upstream.resume();
   }
 
-  private armIdleTimer(): void {
-    const { idleTimeoutMs } = this.options.limits;
-    if (idleTimeoutMs <= 0) return;
-    this.options.setIdleTimer(idleTimeoutMs, () => {
-      if (this.outstanding > 0 || this.busySince !== 0) {
-        this.armIdleTimer(); // a statement is running: not idle
-        return;
-      }
+  /** Called by the sweeper: a session with a statement running is never idle, whatever the clock says. */
+  checkIdle(tick: number): void {
+    if (this.outstanding > 0 || this.busySince !== 0) {
+      this.lastActive = tick;
+      return;
+    }
+    const { idle, limits } = this.options;
+    if ((tick - this.lastActive) * idle.tickMs >= limits.idleTimeoutMs) {
       this.terminate('57P05', 'terminating connection due to idle-session timeout');
-    });
+    }
   }
 
   /** Query, Execute and FunctionCall messages forwarded so far: each runs a statement. */
@@ -134,6 +140,7 @@ export class Relay {
 
   private fromClient(chunk: Buffer): void {
     if (this.closed) return;
+    this.lastActive = this.options.idle.tick;
     this.options.metrics.data.bytesFromClients += chunk.length;
     if (this.busySince === 0) this.busySince = performance.now();
     const before = this.statementsSent();
@@ -149,6 +156,7 @@ export class Relay {
 
   private fromUpstream(chunk: Buffer): void {
     if (this.closed) return;
+    this.lastActive = this.options.idle.tick;
     try {
       this.serverFramer.push(chunk);
     } catch (error) {
@@ -289,7 +297,7 @@ export class Relay {
       client.destroy();
       upstream.destroy();
     }, 5000).unref();
-    this.options.setIdleTimer(0, () => undefined);
+    this.options.idle.delete(this);
     this.options.onClose();
   }
 }
