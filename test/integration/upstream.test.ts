@@ -20,6 +20,17 @@ async function asSuperuser<T>(work: (client: Client) => Promise<T>): Promise<T> 
   }
 }
 
+/** A credential file in the shape of an RDS-managed secret; call the result again to rotate it. */
+function credentialFile(
+  username: string,
+  password: string,
+): { file: string; rotate(password: string): void } {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gh-cred-')), 'secret.json');
+  const rotate = (next: string) => writeFileSync(file, JSON.stringify({ username, password: next }));
+  rotate(password);
+  return { file, rotate };
+}
+
 describe('the upstream connection', () => {
   it('verifies the server certificate against the CA bundle (verify-full) and uses TLS', async () => {
     const gateway = await startTestGateway({
@@ -71,9 +82,8 @@ describe('the upstream connection', () => {
           .rows[0].md5,
       ).toBe(true);
     });
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gh-cred-')), 'secret.json');
-    writeFileSync(file, JSON.stringify({ username: 'gh_md5_role', password: 'md5-secret' }));
-    const gateway = await startTestGateway({}, undefined, new FileCredentialSource(file));
+    const secret = credentialFile('gh_md5_role', 'md5-secret');
+    const gateway = await startTestGateway({}, undefined, new FileCredentialSource(secret.file));
     try {
       const client = new Client({ ...gateway.connection(), ssl });
       await client.connect();
@@ -89,16 +99,15 @@ describe('the upstream connection', () => {
       await c.query('DROP ROLE IF EXISTS gh_rotating');
       await c.query("CREATE ROLE gh_rotating LOGIN PASSWORD 'first-password'");
     });
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gh-cred-')), 'secret.json');
-    writeFileSync(file, JSON.stringify({ username: 'gh_rotating', password: 'first-password' }));
-    const gateway = await startTestGateway({}, undefined, new FileCredentialSource(file));
+    const secret = credentialFile('gh_rotating', 'first-password');
+    const gateway = await startTestGateway({}, undefined, new FileCredentialSource(secret.file));
     try {
       const first = new Client({ ...gateway.connection(), ssl });
       await first.connect();
       await first.end();
       // Rotation: the secret store and the database change; the gateway still caches the old one.
       await asSuperuser((c) => c.query("ALTER ROLE gh_rotating PASSWORD 'second-password'"));
-      writeFileSync(file, JSON.stringify({ username: 'gh_rotating', password: 'second-password' }));
+      secret.rotate('second-password');
       const second = new Client({ ...gateway.connection(), ssl });
       await second.connect();
       expect((await second.query('SELECT current_user AS u')).rows[0].u).toBe('gh_rotating');
@@ -109,9 +118,8 @@ describe('the upstream connection', () => {
   });
 
   it('reports a wrong upstream credential as 28000 without naming the upstream role', async () => {
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gh-cred-')), 'secret.json');
-    writeFileSync(file, JSON.stringify({ username: 'postgres', password: 'wrong' }));
-    const gateway = await startTestGateway({}, undefined, new FileCredentialSource(file));
+    const secret = credentialFile('postgres', 'wrong');
+    const gateway = await startTestGateway({}, undefined, new FileCredentialSource(secret.file));
     try {
       const error = await new Client({ ...gateway.connection(), ssl }).connect().catch((e) => e);
       expect(error.code).toBe('28000');
