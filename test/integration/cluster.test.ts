@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { instanceTagOf, workerSlotOf } from '../../fargate-proxy/src/cancel/cancel-key';
 import { testIssuer, testUpstream } from '../support/environment';
 import { type GatewayChild, spawnGateway } from '../support/gateway-process';
+import { fixedTestPort } from '../support/ports';
 
 const ssl = { rejectUnauthorized: false };
 
@@ -125,7 +126,7 @@ describe('the gateway as a cluster of worker processes', () => {
 
 describe('cancel requests between gateway instances', () => {
   it('forwards a cancel that reached the wrong instance to the one holding the session', async () => {
-    const peerA = 30000 + Math.floor(Math.random() * 10000);
+    const peerA = await fixedTestPort();
     const peerB = peerA + 1;
     const a = await spawnGateway({
       workers: 2,

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { fixedTestPort } from '../support/ports';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'bin', 'gatehouse.js');
 
@@ -29,7 +30,7 @@ function waitFor(child: ChildProcess, text: string, timeoutMs: number): Promise<
 describe('gatehouse local', () => {
   it('starts PostgreSQL with the demo data, prints a psql line that works, and stops cleanly on Ctrl-C', async () => {
     const home = mkdtempSync(path.join(os.tmpdir(), 'gh-local-'));
-    const port = 41000 + Math.floor(Math.random() * 1000);
+    const port = await fixedTestPort();
     const child = spawn(
       process.execPath,
       [CLI, 'local', '--home', home, '--port', String(port), '--health-port', '0', '--log-level', 'warn'],

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ensureSelfSignedCertificate } from '../../local/certificates';
 import { startEmbeddedPostgres } from '../../local/embedded-postgres';
 import { openLocalIssuer } from '../../local/token-issuer';
+import { fixedTestPort } from './ports';
 
 /**
  * Starts the one real PostgreSQL server the suite runs against (embedded by default, or the server named
@@ -19,7 +20,7 @@ export default async function globalSetup(): Promise<void> {
   if (process.env.GATEHOUSE_TEST_UPSTREAM) return;
   const postgres = await startEmbeddedPostgres({
     dataDir: path.join(home, 'pgdata'),
-    port: 20000 + Math.floor(Math.random() * 20000),
+    port: await fixedTestPort(),
     tls: { certFile: certificate.certFile, keyFile: certificate.keyFile },
     settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: 300 },
   });
