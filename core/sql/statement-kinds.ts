@@ -12,6 +12,8 @@ const CLASS_OF_NODE: Readonly<Record<string, StatementClass>> = {
   ExplainStmt: 'read',
   CopyStmt: 'read',
   DeclareCursorStmt: 'read',
+  // EXECUTE is decided by the statement prepared under its name; this is the class of the call itself.
+  ExecuteStmt: 'read',
 
   InsertStmt: 'write',
   UpdateStmt: 'write',

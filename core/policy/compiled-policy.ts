@@ -1,0 +1,77 @@
+import type { StatementClass } from '../sql/analysis';
+import type { Matcher, NameGlob } from './glob';
+import type { PolicyDocument, PolicyTestDocument, Weekday } from './schema';
+
+/** A policy ready to decide: globs compiled, groups expanded, references checked. */
+export interface CompiledPolicy {
+  readonly unknownStatements: 'deny' | 'allow';
+  readonly unparseableStatements: 'deny' | 'forward';
+  readonly identities: readonly IdentityRule[];
+  readonly grants: readonly Grant[];
+  readonly databases: PolicyDocument['databases'];
+  readonly tests: readonly PolicyTestDocument[];
+  /** SHA-256 of the policy file's bytes: which policy decided, for the audit trail. */
+  readonly digest: string;
+}
+
+export interface IdentityRule {
+  readonly name: string;
+  readonly issuer: string;
+  readonly claims: readonly { readonly claim: string; readonly match: Matcher }[];
+}
+
+export interface Rule {
+  readonly name: string;
+  readonly decision: 'deny' | 'approve';
+  readonly reason: string | undefined;
+  readonly commands: ReadonlySet<string> | undefined;
+  readonly classes: ReadonlySet<StatementClass> | undefined;
+  readonly relations: readonly NameGlob[] | undefined;
+  readonly writes: readonly NameGlob[] | undefined;
+  readonly functions: readonly NameGlob[] | undefined;
+  readonly unbounded: boolean | undefined;
+}
+
+export interface AllowedHours {
+  readonly days: ReadonlySet<Weekday>;
+  /** Minutes after midnight. */
+  readonly from: number;
+  readonly to: number;
+  readonly timezone: string;
+}
+
+export interface GrantLimits {
+  readonly maxSessionSeconds?: number;
+  readonly allowedHours?: AllowedHours;
+  readonly maxRows?: number;
+  readonly statementTimeoutMs?: number;
+  readonly maxConnections?: number;
+  readonly statementsPerSecond?: number;
+}
+
+export interface Grant {
+  readonly name: string;
+  /** Identity names this grant applies to, groups expanded. */
+  readonly members: ReadonlySet<string>;
+  readonly databases: Matcher;
+  readonly role: string | undefined;
+  readonly readOnly: boolean;
+  readonly searchPath: readonly string[] | 'any';
+  readonly allow: ReadonlySet<StatementClass>;
+  readonly reads: readonly NameGlob[];
+  readonly writes: readonly NameGlob[];
+  readonly denied: readonly NameGlob[];
+  readonly functions: readonly NameGlob[];
+  readonly rules: readonly Rule[];
+  readonly limits: GrantLimits;
+}
+
+/** A verified token, as the policy sees it. */
+export interface Identity {
+  /** The token's `iss`. */
+  readonly issuer: string;
+  /** The name the gateway configuration gives that issuer, if any. */
+  readonly issuerName?: string;
+  readonly subject: string;
+  readonly claims: Readonly<Record<string, unknown>>;
+}

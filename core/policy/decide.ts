@@ -1,0 +1,188 @@
+import { type Analysis, formatName, type QualifiedName, type StatementAnalysis } from '../sql/analysis';
+import { READ_ONLY_BUILTIN_FUNCTIONS } from '../sql/read-only-functions';
+import type { CompiledPolicy, Grant, Rule } from './compiled-policy';
+import { type NameGlob, nameMatches, nameMayMatch } from './glob';
+import { pinnedSettings } from './session-settings';
+
+export type Outcome = 'allow' | 'deny' | 'approve';
+
+/** What the policy says of one statement, and why: the rule is named in refusals and in the audit. */
+export interface Decision {
+  readonly outcome: Outcome;
+  /** A rule of the grant, or one of the built-in checks (statement-classes, relations, functions…). */
+  readonly rule: string;
+  readonly reason: string;
+  /** The statement of a multi-statement string the decision is about. */
+  readonly statement?: StatementAnalysis;
+}
+
+/** Session state a decision may need: statements prepared with SQL PREPARE in this session. */
+export interface PreparedStatements {
+  get(name: string): StatementAnalysis | undefined;
+}
+
+const NONE: PreparedStatements = { get: () => undefined };
+const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
+
+function allow(statement?: StatementAnalysis): Decision {
+  return { outcome: 'allow', rule: 'grant', reason: 'allowed', statement };
+}
+
+function deny(rule: string, reason: string, statement: StatementAnalysis): Decision {
+  return { outcome: 'deny', rule, reason, statement };
+}
+
+/**
+ * The schemas an unqualified name may resolve to. PostgreSQL searches pg_catalog first, and every
+ * catalogue relation is named pg_*; with the search path left to the client the schema is unknown.
+ */
+function candidates(name: QualifiedName, grant: Grant): { schema: string | undefined; name: string }[] {
+  if (name.schema !== undefined) return [{ schema: name.schema, name: name.name }];
+  const schemas =
+    grant.searchPath === 'any'
+      ? [{ schema: undefined, name: name.name }]
+      : grant.searchPath.map((schema) => ({ schema, name: name.name }));
+  return name.name.startsWith('pg_') ? [{ schema: 'pg_catalog', name: name.name }, ...schemas] : schemas;
+}
+
+/** Every place the name may resolve to is covered by the allow globs. */
+function covered(globs: readonly NameGlob[], name: QualifiedName, grant: Grant): boolean {
+  return candidates(name, grant).every((c) => globs.some((glob) => nameMatches(glob, c.schema, c.name)));
+}
+
+/** Some place the name may resolve to is named by the globs (deny globs, rule conditions). */
+function mayBe(globs: readonly NameGlob[], name: QualifiedName, grant: Grant): boolean {
+  return candidates(name, grant).some((c) => globs.some((glob) => nameMayMatch(glob, c.schema, c.name)));
+}
+
+function ruleMatches(rule: Rule, s: StatementAnalysis, grant: Grant): boolean {
+  if (rule.commands && !rule.commands.has(s.command)) return false;
+  if (rule.classes && !rule.classes.has(s.class)) return false;
+  if (rule.unbounded !== undefined && rule.unbounded !== s.unbounded) return false;
+  const relations = rule.relations;
+  if (relations && ![...s.reads, ...s.writes].some((n) => mayBe(relations, n, grant))) return false;
+  const writes = rule.writes;
+  if (writes && !s.writes.some((n) => mayBe(writes, n, grant))) return false;
+  const functions = rule.functions;
+  if (functions && !s.functions.some((n) => mayBe(functions, n, grant))) return false;
+  return true;
+}
+
+function builtinReadOnly(name: QualifiedName): boolean {
+  return (
+    (name.schema === undefined || name.schema === 'pg_catalog') && READ_ONLY_BUILTIN_FUNCTIONS.has(name.name)
+  );
+}
+
+function checkSettings(s: StatementAnalysis, grant: Grant): Decision | undefined {
+  const pinned = pinnedSettings(grant);
+  for (const change of s.settings) {
+    if (change.name === undefined) {
+      return deny(
+        'pinned-settings',
+        'set_config with a setting name that is not a literal cannot be checked',
+        s,
+      );
+    }
+    const pin = pinned.get(change.name);
+    if (pin !== undefined && !(pin.allowValue !== undefined && change.value === pin.allowValue)) {
+      return deny(
+        'pinned-settings',
+        `${change.name} is set by the gateway for this session and cannot be changed`,
+        s,
+      );
+    }
+  }
+  return undefined;
+}
+
+function checkRelations(s: StatementAnalysis, grant: Grant): Decision | undefined {
+  for (const name of s.writes) {
+    const shown = formatName(name);
+    if (candidates(name, grant).some((c) => c.schema !== undefined && SYSTEM_SCHEMAS.has(c.schema))) {
+      return deny('system-catalogs', `writing the system catalogue ${shown} is not allowed`, s);
+    }
+    if (mayBe(grant.denied, name, grant)) return deny('relations', `relation ${shown} is denied`, s);
+    if (!covered(grant.writes, name, grant)) return deny('relations', `writing ${shown} is not allowed`, s);
+  }
+  for (const name of s.reads) {
+    const shown = formatName(name);
+    if (mayBe(grant.denied, name, grant)) return deny('relations', `relation ${shown} is denied`, s);
+    if (!covered(grant.reads, name, grant)) return deny('relations', `reading ${shown} is not allowed`, s);
+  }
+  return undefined;
+}
+
+function checkFunctions(s: StatementAnalysis, grant: Grant): Decision | undefined {
+  for (const name of s.functions) {
+    if (builtinReadOnly(name) || covered(grant.functions, name, grant)) continue;
+    return deny(
+      'functions',
+      `function ${formatName(name)} is not known to be read-only and is not allowed`,
+      s,
+    );
+  }
+  for (const operator of s.operators) {
+    if (!covered(grant.functions, { name: operator }, grant)) {
+      return deny('functions', `operator ${operator} is not built in and is not allowed`, s);
+    }
+  }
+  return undefined;
+}
+
+function decideOne(
+  policy: CompiledPolicy,
+  grant: Grant,
+  s: StatementAnalysis,
+  prepared: PreparedStatements,
+): Decision {
+  if (s.executes !== undefined) {
+    const target = prepared.get(s.executes);
+    if (!target) {
+      return deny(
+        'unknown-statements',
+        `EXECUTE of "${s.executes}", which was not prepared through the gateway`,
+        s,
+      );
+    }
+    const decision = decideOne(policy, grant, target, prepared);
+    if (decision.outcome !== 'allow') return decision;
+  }
+  let approval: Decision | undefined;
+  for (const rule of grant.rules) {
+    if (!ruleMatches(rule, s, grant)) continue;
+    const reason = rule.reason ?? `rule ${rule.name} matched ${s.command}`;
+    if (rule.decision === 'deny') return deny(rule.name, reason, s);
+    approval ??= { outcome: 'approve', rule: rule.name, reason, statement: s };
+  }
+  // A person approving the exact statement may let through what the analysis cannot judge.
+  if (!approval && policy.unknownStatements === 'deny' && (s.class === 'unknown' || s.opaque.length > 0)) {
+    return deny('unknown-statements', s.opaque[0] ?? `${s.command} cannot be classified`, s);
+  }
+  const settings = checkSettings(s, grant);
+  if (settings) return settings;
+  if (approval) return approval;
+  if (!grant.allow.has(s.class)) {
+    return deny('statement-classes', `${s.class} statements (${s.command}) are not allowed`, s);
+  }
+  return checkRelations(s, grant) ?? checkFunctions(s, grant) ?? allow(s);
+}
+
+/**
+ * Decides a whole query string: every statement must be allowed. The first refusal wins; approval is
+ * asked only when nothing is refused.
+ */
+export function decide(
+  policy: CompiledPolicy,
+  grant: Grant,
+  analysis: Analysis,
+  prepared: PreparedStatements = NONE,
+): Decision {
+  let approval: Decision | undefined;
+  for (const statement of analysis.statements) {
+    const decision = decideOne(policy, grant, statement, prepared);
+    if (decision.outcome === 'deny') return decision;
+    if (decision.outcome === 'approve') approval ??= decision;
+  }
+  return approval ?? allow(analysis.statements[0]);
+}

@@ -1,0 +1,217 @@
+import { createHash } from 'node:crypto';
+import { isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import type { ZodIssue } from 'zod';
+import type { CompiledPolicy, Grant, IdentityRule, Rule } from './compiled-policy';
+import { anyOf, nameGlob, textGlob } from './glob';
+import { type GrantDocument, type PolicyDocument, policySchema, type RuleDocument } from './schema';
+
+/** One thing wrong with a policy file, located at its line and column (1-based). */
+export interface PolicyProblem {
+  readonly line: number;
+  readonly column: number;
+  readonly path: string;
+  readonly message: string;
+}
+
+export type PolicyLoad =
+  | { readonly ok: true; readonly policy: CompiledPolicy }
+  | { readonly ok: false; readonly problems: readonly PolicyProblem[] };
+
+export class PolicyError extends Error {
+  override readonly name = 'PolicyError';
+  constructor(
+    readonly file: string,
+    readonly problems: readonly PolicyProblem[],
+  ) {
+    super(
+      `invalid policy ${file}:\n${problems.map((p) => `  ${file}:${p.line}:${p.column}: ${p.message}`).join('\n')}`,
+    );
+  }
+}
+
+type Path = readonly (string | number)[];
+
+/** Locates a path of the document; unknown keys point at the key itself. */
+function locate(doc: ReturnType<typeof parseDocument>, lines: LineCounter, path: Path, key?: string) {
+  let node = doc.getIn(path, true) as Node | undefined;
+  for (let depth = path.length; node === undefined && depth > 0; depth--) {
+    node = doc.getIn(path.slice(0, depth - 1), true) as Node | undefined;
+  }
+  if (key !== undefined && isMap(node)) {
+    const pair = node.items.find((item) => isScalar(item.key) && item.key.value === key);
+    if (pair && isScalar(pair.key)) node = pair.key;
+  }
+  const offset = node?.range?.[0] ?? 0;
+  const position = lines.linePos(offset);
+  return { line: position.line, column: position.col };
+}
+
+function describe(issue: ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key "${issue.keys.join('", "')}"`;
+  if (issue.code === 'invalid_type' && issue.received === 'undefined') return 'required';
+  return issue.message;
+}
+
+function compileRule(rule: RuleDocument): Rule {
+  const when = rule.when;
+  return {
+    name: rule.name,
+    decision: rule.decision,
+    reason: rule.reason,
+    commands: when.commands ? new Set(when.commands.map((c) => c.toUpperCase())) : undefined,
+    classes: when.classes ? new Set(when.classes) : undefined,
+    relations: when.relations?.map(nameGlob),
+    writes: when.writes?.map(nameGlob),
+    functions: when.functions?.map(nameGlob),
+    unbounded: when.unbounded,
+  };
+}
+
+function minutes(clock: string): number {
+  const [hours, mins] = clock.split(':').map(Number);
+  return hours! * 60 + mins!;
+}
+
+function compileGrant(grant: GrantDocument, members: Set<string>): Grant {
+  const hours = grant.limits.allowedHours;
+  return {
+    name: grant.name,
+    members,
+    databases: anyOf(grant.databases.map(textGlob)),
+    role: grant.role,
+    readOnly: grant.readOnly,
+    searchPath: grant.searchPath,
+    allow: new Set(grant.allow),
+    reads: grant.relations.read.map(nameGlob),
+    writes: grant.relations.write.map(nameGlob),
+    denied: grant.relations.deny.map(nameGlob),
+    functions: grant.functions.map(nameGlob),
+    rules: grant.rules.map(compileRule),
+    limits: {
+      ...grant.limits,
+      allowedHours: hours && {
+        days: new Set(hours.days),
+        from: minutes(hours.from),
+        to: minutes(hours.to),
+        timezone: hours.timezone,
+      },
+    },
+  };
+}
+
+function validTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Checks what the schema cannot: references between sections, unique names, time zones. */
+function crossCheck(policy: PolicyDocument): { path: Path; message: string }[] {
+  const problems: { path: Path; message: string }[] = [];
+  const identities = new Set(Object.keys(policy.identities));
+  for (const [group, members] of Object.entries(policy.groups)) {
+    if (identities.has(group))
+      problems.push({ path: ['groups', group], message: `"${group}" is also an identity` });
+    members.forEach((member, index) => {
+      if (!identities.has(member)) {
+        problems.push({ path: ['groups', group, index], message: `unknown identity "${member}"` });
+      }
+    });
+  }
+  const names = new Set<string>();
+  policy.grants.forEach((grant, index) => {
+    if (names.has(grant.name))
+      problems.push({ path: ['grants', index, 'name'], message: `duplicate grant "${grant.name}"` });
+    names.add(grant.name);
+    grant.to.forEach((member, m) => {
+      if (!identities.has(member) && !(member in policy.groups)) {
+        problems.push({ path: ['grants', index, 'to', m], message: `unknown identity or group "${member}"` });
+      }
+    });
+    const zone = grant.limits.allowedHours?.timezone;
+    if (zone && !validTimeZone(zone)) {
+      problems.push({
+        path: ['grants', index, 'limits', 'allowedHours', 'timezone'],
+        message: `unknown time zone "${zone}"`,
+      });
+    }
+  });
+  return problems;
+}
+
+/**
+ * Parses, validates and compiles a policy file's text. Every problem is reported with its line and
+ * column; nothing is partially applied.
+ */
+export function loadPolicy(source: string): PolicyLoad {
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.map((error) => {
+        const position = lines.linePos(error.pos[0]);
+        return {
+          line: position.line,
+          column: position.col,
+          path: '',
+          message: error.message.split('\n')[0]!,
+        };
+      }),
+    };
+  }
+  const parsed = policySchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problems: parsed.error.issues.map((issue) => {
+        const key = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+        return {
+          ...locate(doc, lines, issue.path, key),
+          path: issue.path.join('.'),
+          message: describe(issue),
+        };
+      }),
+    };
+  }
+  const document = parsed.data;
+  const references = crossCheck(document);
+  if (references.length > 0) {
+    return {
+      ok: false,
+      problems: references.map((problem) => ({
+        ...locate(doc, lines, problem.path),
+        path: problem.path.join('.'),
+        message: problem.message,
+      })),
+    };
+  }
+  const identities: IdentityRule[] = Object.entries(document.identities).map(([name, identity]) => ({
+    name,
+    issuer: identity.issuer,
+    claims: Object.entries(identity.claims).map(([claim, expected]) => ({
+      claim,
+      match: anyOf((Array.isArray(expected) ? expected : [expected]).map((value) => textGlob(String(value)))),
+    })),
+  }));
+  const grants = document.grants.map((grant) => {
+    const members = new Set<string>();
+    for (const member of grant.to) for (const name of document.groups[member] ?? [member]) members.add(name);
+    return compileGrant(grant, members);
+  });
+  return {
+    ok: true,
+    policy: {
+      unknownStatements: document.unknownStatements,
+      unparseableStatements: document.unparseableStatements,
+      identities,
+      grants,
+      databases: document.databases,
+      tests: document.tests,
+      digest: createHash('sha256').update(source).digest('hex'),
+    },
+  };
+}

@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import { STATEMENT_CLASSES } from '../sql/analysis';
+
+/**
+ * The policy file's schema (YAML, version 1). Every object is strict: an unknown key is an error at
+ * load, never silently ignored. README.md ("Policy language") documents each field with examples.
+ */
+
+const name = z.string().regex(/^[A-Za-z0-9_.:@-]+$/, 'names use letters, digits and _ . : @ -');
+
+/** A claim's required value: one glob (`*` matches anything), or a list of which any may match. */
+const claimValue = z.union([
+  z.string().min(1),
+  z.number(),
+  z.boolean(),
+  z.array(z.union([z.string().min(1), z.number(), z.boolean()])).min(1),
+]);
+
+const identity = z
+  .object({
+    /** The token's `iss`, or the name the gateway configuration gives the issuer. */
+    issuer: z.string().min(1),
+    /** Every listed claim must match; a token claim that is a list matches when any element does. */
+    claims: z.record(z.string().min(1), claimValue).default({}),
+  })
+  .strict();
+
+const decision = z.enum(['deny', 'approve']);
+
+const rule = z
+  .object({
+    name,
+    decision,
+    /** Shown to the client with the refusal. */
+    reason: z.string().optional(),
+    /** Every condition given must hold; a rule with no condition matches every statement. */
+    when: z
+      .object({
+        commands: z.array(z.string().min(1)).min(1).optional(),
+        classes: z.array(z.enum(STATEMENT_CLASSES)).min(1).optional(),
+        /** Relation globs (`schema.table`) the statement reads or writes. */
+        relations: z.array(z.string().min(1)).min(1).optional(),
+        /** Relation globs the statement writes. */
+        writes: z.array(z.string().min(1)).min(1).optional(),
+        functions: z.array(z.string().min(1)).min(1).optional(),
+        /** UPDATE or DELETE without WHERE. */
+        unbounded: z.boolean().optional(),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (24-hour)');
+
+const limits = z
+  .object({
+    /** Sessions are ended (57P01) after this long. */
+    maxSessionSeconds: z.number().int().positive().optional(),
+    /** Outside these hours new sessions are refused and statements refused. */
+    allowedHours: z
+      .object({
+        days: z
+          .array(z.enum(DAYS))
+          .min(1)
+          .default([...DAYS]),
+        from: clock,
+        to: clock,
+        /** An IANA time zone name. */
+        timezone: z.string().default('UTC'),
+      })
+      .strict()
+      .optional(),
+    /** Rows a statement may return (result rows, FETCH, COPY TO); beyond it the statement is ended. */
+    maxRows: z.number().int().positive().optional(),
+    /** Pushed to the server as the session's statement_timeout; the client cannot change it. */
+    statementTimeoutMs: z.number().int().positive().optional(),
+    /** Concurrent sessions of one identity (one subject of one issuer) under this grant. */
+    maxConnections: z.number().int().positive().optional(),
+    /** Statements per second of one identity under this grant, over all its sessions on one gateway. */
+    statementsPerSecond: z.number().positive().optional(),
+  })
+  .strict()
+  .default({});
+
+const grant = z
+  .object({
+    name,
+    /** Identities and groups this grant applies to. */
+    to: z.array(name).min(1),
+    /** Database globs; the default is every database. */
+    databases: z.array(z.string().min(1)).min(1).default(['*']),
+    /**
+     * Upstream role the session runs as (pushed as the session's `role`; RESET and DISCARD return to
+     * it, SET ROLE is refused). The default is the gateway's own upstream login role.
+     */
+    role: z.string().min(1).optional(),
+    /** The server runs every transaction read-only, and the client cannot switch that off. */
+    readOnly: z.boolean().default(false),
+    /**
+     * Schemas unqualified names resolve in, pushed to the server and pinned; `any` leaves the search
+     * path to the client (then unqualified names only match relation globs whose schema is `*`).
+     */
+    searchPath: z.union([z.array(z.string().min(1)).min(1), z.literal('any')]).default(['public']),
+    allow: z.array(z.enum(STATEMENT_CLASSES)).default(['read']),
+    relations: z
+      .object({
+        read: z.array(z.string().min(1)).default([]),
+        write: z.array(z.string().min(1)).default([]),
+        /** Never read or written, whatever the globs above say. */
+        deny: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .default({}),
+    /** Function globs allowed besides the built-in read-only functions (`*` allows every function). */
+    functions: z.array(z.string().min(1)).default([]),
+    rules: z.array(rule).default([]),
+    limits,
+  })
+  .strict();
+
+const policyTest = z
+  .object({
+    name: z.string().optional(),
+    identity,
+    database: z.string().min(1),
+    sql: z.string().min(1),
+    expect: z.enum(['allow', 'deny', 'approve', 'no-grant']),
+  })
+  .strict();
+
+export const policySchema = z
+  .object({
+    version: z.literal(1),
+    /** Statements the analysis cannot judge (DO, CALL, unknown syntax, EXECUTE of an unknown name). */
+    unknownStatements: z.enum(['deny', 'allow']).default('deny'),
+    /** SQL the parser rejects: refused with the parser's message, or forwarded for the server to reject. */
+    unparseableStatements: z.enum(['deny', 'forward']).default('deny'),
+    identities: z.record(name, identity).default({}),
+    groups: z.record(name, z.array(name).min(1)).default({}),
+    grants: z.array(grant).default([]),
+    databases: z
+      .record(
+        z.string().min(1),
+        z
+          .object({
+            /** Upstream sessions open at once to this database, over all identities, per gateway process. */
+            maxUpstreamConnections: z.number().int().positive().optional(),
+          })
+          .strict(),
+      )
+      .default({}),
+    tests: z.array(policyTest).default([]),
+  })
+  .strict();
+
+export type PolicyDocument = z.output<typeof policySchema>;
+export type GrantDocument = PolicyDocument['grants'][number];
+export type RuleDocument = GrantDocument['rules'][number];
+export type IdentityDocument = PolicyDocument['identities'][string];
+export type PolicyTestDocument = PolicyDocument['tests'][number];
+export type Weekday = (typeof DAYS)[number];
+export const WEEKDAYS = DAYS;
