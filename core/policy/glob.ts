@@ -1,7 +1,7 @@
 /** A compiled glob: `*` matches any run of characters (within one name part, for relation globs). */
 export type Matcher = (value: string) => boolean;
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 }
 
@@ -9,7 +9,7 @@ function escape(text: string): string {
 export function textGlob(pattern: string): Matcher {
   if (pattern === '*') return () => true;
   if (!pattern.includes('*')) return (value) => value === pattern;
-  const regex = new RegExp(`^${pattern.split('*').map(escape).join('.*')}$`, 's');
+  const regex = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`, 's');
   return (value) => regex.test(value);
 }
 
@@ -32,7 +32,7 @@ export interface NameGlob {
 function partGlob(pattern: string): Matcher {
   if (pattern === '*') return () => true;
   if (!pattern.includes('*')) return (value) => value === pattern;
-  const regex = new RegExp(`^${pattern.split('*').map(escape).join('[^.]*')}$`);
+  const regex = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('[^.]*')}$`);
   return (value) => regex.test(value);
 }
 
