@@ -1,8 +1,9 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ensureSelfSignedCertificate } from '../local/certificates';
-import { openLocalIssuer } from '../local/token-issuer';
+import { permissivePolicy } from '../local/permissive-policy';
+import { localIssuerConfig, openLocalIssuer } from '../local/token-issuer';
 import { type GatewayProcess, startGatewayProcess } from './compat/gateway';
 import {
   ensurePostgres15,
@@ -129,6 +130,13 @@ function endpointOf(cluster: ThrowawayCluster): Endpoint {
   return { host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password };
 }
 
+/** The compatibility identity may do everything: the suites test the data path, not the policy. */
+function writePermissivePolicy(directory: string): string {
+  const file = path.join(directory, 'policy.yaml');
+  writeFileSync(file, permissivePolicy());
+  return file;
+}
+
 async function main(): Promise<number> {
   const started = performance.now();
   const root = repositoryRoot();
@@ -179,7 +187,8 @@ async function main(): Promise<number> {
       workers: WORKERS,
       tls: certificate,
       upstream: upstreamCluster!,
-      tokens: { issuer: issuer.issuer, audience: issuer.audience, jwksUri: issuer.jwksUri },
+      issuers: [localIssuerConfig(issuer)],
+      policyFile: writePermissivePolicy(work),
     });
     const token = issuer.sign({ sub: IDENTITY }, 3600);
     const direct = endpointOf(directCluster!);

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { GatewayConfigInput } from '../fargate-proxy/src/config';
 import { ensureSelfSignedCertificate } from '../local/certificates';
-import { type LocalIssuer, openLocalIssuer } from '../local/token-issuer';
+import { type LocalIssuer, localIssuerConfig, openLocalIssuer } from '../local/token-issuer';
 import { processTree } from './process-stats';
 
 /**
@@ -32,6 +32,8 @@ export interface BenchGateway {
 }
 
 const DRAIN_MS = 2000;
+/** The sources' copy (this file runs from dist/bench). */
+const BENCH_POLICY = path.resolve(__dirname, '..', '..', 'bench', 'bench-policy.yaml');
 const START_TIMEOUT_MS = 30_000;
 
 function writeConfig(
@@ -45,7 +47,9 @@ function writeConfig(
     tls: { certFile: tls.certFile, keyFile: tls.keyFile },
     upstream: { host: setup.upstream.host, port: setup.upstream.port, tls: 'disable' },
     credentials: { source: 'env', user: setup.upstream.user },
-    tokens: { issuer: issuer.issuer, audience: issuer.audience, jwksUri: issuer.jwksUri },
+    issuers: [localIssuerConfig(issuer)],
+    // A realistic policy: every statement is analysed and decided (bench/bench-policy.yaml).
+    policy: { file: BENCH_POLICY },
     limits: { maxConnections: setup.maxConnections },
     // No health port and no embedded-metric lines: nothing but sessions should cost CPU in the measurement.
     health: { emfIntervalMs: 0 },

@@ -20,6 +20,8 @@ import { readSettings } from './settings';
  */
 
 const SUBJECT = 'bench-client';
+/** Claims the bench policy's identity matches on (bench/bench-policy.yaml). */
+const BENCH_CLAIMS = { sub: SUBJECT, repository: 'example/bench' };
 const IDLE_APPLICATION = 'gatehouse-bench-idle';
 
 /** Each of these processes needs a descriptor per session (the gateway two), and the limit is inherited. */
@@ -137,7 +139,7 @@ async function main(): Promise<void> {
               ...common,
               port: serving.port,
               user: SUBJECT,
-              password: serving.issuer.sign({ sub: SUBJECT }, 3600),
+              password: serving.issuer.sign(BENCH_CLAIMS, 3600),
             };
           }
         }
@@ -162,7 +164,7 @@ async function main(): Promise<void> {
       port: gateway.port,
       database: BENCH_DATABASE,
       user: SUBJECT,
-      token: () => gateway.issuer.sign({ sub: SUBJECT }, 3600),
+      token: () => gateway.issuer.sign(BENCH_CLAIMS, 3600),
       count: settings.idleConnections,
       concurrency: 32,
       gatewayPid: gateway.pid,

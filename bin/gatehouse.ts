@@ -12,9 +12,10 @@ const USAGE = `gatehouse ${VERSION}
 
 Usage:
   gatehouse local [--port 6432] [--host 127.0.0.1] [--upstream postgres://…] [--workers N]
-                  [--health-port 6480] [--home .gatehouse] [--log-level info]
+                  [--health-port 6480] [--home .gatehouse] [--policy FILE] [--log-level info]
       Runs the gateway on this machine in front of an embedded PostgreSQL with a demo database
-      (or in front of --upstream), with a local token issuer.
+      (or in front of --upstream), with a local token issuer. The policy is --policy, or
+      <home>/policy.yaml (created from the demo policy on first start); edits are reloaded live.
   gatehouse token --sub NAME [--claim key=value]… [--ttl 15m] [--home .gatehouse]
       Prints a token of the local issuer, to use as the password.
   gatehouse serve
@@ -53,6 +54,7 @@ async function local(argv: string[]): Promise<void> {
       home: { type: 'string', default: '.gatehouse' },
       'log-level': { type: 'string', default: 'info' },
       'pg-setting': { type: 'string', multiple: true, default: [] },
+      policy: { type: 'string' },
     },
   });
   const home = path.resolve(values.home);
@@ -74,6 +76,7 @@ async function local(argv: string[]): Promise<void> {
     workers: Number(values.workers),
     upstreamUrl: values.upstream,
     postgresSettings,
+    policyFile: values.policy && path.resolve(values.policy),
     logLevel,
     log,
   });

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type GatewayConfig, parseGatewayConfig } from '../fargate-proxy/src/config';
 import type { Logger } from '../fargate-proxy/src/observability/logger';
@@ -8,7 +8,7 @@ import { ensureSelfSignedCertificate } from './certificates';
 import { DEMO_DATABASE, seedDemoDatabase } from './demo-data';
 import { type RunningPostgres, startEmbeddedPostgres } from './embedded-postgres';
 import { freePort } from './free-port';
-import { type LocalIssuer, openLocalIssuer } from './token-issuer';
+import { type LocalIssuer, localIssuerConfig, openLocalIssuer } from './token-issuer';
 
 export interface LocalModeOptions {
   /** Where local mode keeps its state (keys, certificate, database files). */
@@ -21,8 +21,22 @@ export interface LocalModeOptions {
   upstreamUrl?: string;
   /** Extra PostgreSQL settings for the embedded server. */
   postgresSettings?: Record<string, string | number>;
+  /** The policy file; by default `<home>/policy.yaml`, created from local/demo-policy.yaml. */
+  policyFile?: string;
   logLevel: GatewayConfig['logLevel'];
   log: Logger;
+}
+
+/** The demo policy ships with the sources (beside this file, or beside its compiled copy's source). */
+const DEMO_POLICY = [
+  path.join(__dirname, 'demo-policy.yaml'),
+  path.resolve(__dirname, '..', '..', 'local', 'demo-policy.yaml'),
+].find((candidate) => existsSync(candidate))!;
+
+function ensureDemoPolicy(home: string): string {
+  const file = path.join(home, 'policy.yaml');
+  if (!existsSync(file)) copyFileSync(DEMO_POLICY, file);
+  return file;
 }
 
 export interface LocalMode {
@@ -109,7 +123,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     tls: { certFile: certificate.certFile, keyFile: certificate.keyFile },
     upstream: { host: upstream.host, port: upstream.port, tls: upstream.tls, caFile: upstream.caFile },
     credentials: { source: 'env', user: upstream.user },
-    tokens: { issuer: issuer.issuer, audience: issuer.audience, jwksUri: issuer.jwksUri },
+    issuers: [localIssuerConfig(issuer)],
+    policy: { file: options.policyFile ?? ensureDemoPolicy(home), reloadCheckMs: 1000 },
     health: { host: '127.0.0.1', port: options.healthPort, emfIntervalMs: 0 },
     cancel: {},
     drainMs: 5000,

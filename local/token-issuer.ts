@@ -64,3 +64,15 @@ export function openLocalIssuer(directory: string): LocalIssuer {
     },
   };
 }
+
+/** The gateway configuration entry that trusts a local issuer (named `local` for policies). */
+export function localIssuerConfig(issuer: LocalIssuer) {
+  return {
+    name: 'local',
+    issuer: issuer.issuer,
+    audience: issuer.audience,
+    jwksUri: issuer.jwksUri,
+    algorithms: ['RS256' as const],
+    identityClaims: ['repository'],
+  };
+}

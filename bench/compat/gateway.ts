@@ -22,7 +22,8 @@ export interface GatewayOptions {
   workers: number;
   tls: { certFile: string; keyFile: string };
   upstream: { host: string; port: number; user: string; password: string };
-  tokens: { issuer: string; audience: string; jwksUri: string };
+  issuers: GatewayConfigInput['issuers'];
+  policyFile: string;
 }
 
 function readyz(port: number): Promise<boolean> {
@@ -60,7 +61,8 @@ export async function startGatewayProcess(options: GatewayOptions): Promise<Gate
     tls: { certFile: options.tls.certFile, keyFile: options.tls.keyFile },
     upstream: { host: options.upstream.host, port: options.upstream.port, tls: 'disable' },
     credentials: { source: 'env', user: options.upstream.user },
-    tokens: options.tokens,
+    issuers: options.issuers,
+    policy: { file: options.policyFile },
     health: { host: '127.0.0.1', port: healthPort, emfIntervalMs: 0 },
     drainMs: 2000,
     logLevel: 'warn',

@@ -68,14 +68,73 @@ export const gatewayConfigSchema = z
         z.object({ source: z.literal('file'), file: z.string().min(1) }).strict(),
       ])
       .default({ source: 'env', user: 'postgres' }),
-    tokens: z
+    /** Trusted token issuers. The token's `iss` picks one; a token of any other issuer is refused. */
+    issuers: z
+      .array(
+        z
+          .object({
+            /** Short name policies may use instead of the URL (`github`, `gitlab`, `local`…). */
+            name: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+            /** The exact `iss` of its tokens. */
+            issuer: z.string().min(1),
+            /** Required audience (one, or a list of which the token must carry one). */
+            audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+            /** https:// URL of the issuer's JWKS, or file:// for a key set on disk (local mode). */
+            jwksUri: z.string().regex(/^(https|file):\/\//, 'expected an https:// or file:// URI'),
+            algorithms: z
+              .array(
+                z.enum([
+                  'RS256',
+                  'RS384',
+                  'RS512',
+                  'PS256',
+                  'PS384',
+                  'PS512',
+                  'ES256',
+                  'ES384',
+                  'ES512',
+                  'EdDSA',
+                ]),
+              )
+              .min(1)
+              .default(['RS256', 'ES256']),
+            /** Leeway for expiry and not-before, in seconds. */
+            clockSkewSeconds: z.number().int().min(0).max(300).default(30),
+            /** Claim that names the identity. */
+            subjectClaim: z.string().default('sub'),
+            /** Claims recorded as the identity in logs and the audit trail (e.g. repository, ref). */
+            identityClaims: z.array(z.string()).default([]),
+            /** After an unknown key id made the gateway fetch the JWKS, seconds before it may again. */
+            jwksRefetchSeconds: z.number().int().min(1).default(60),
+          })
+          .strict(),
+      )
+      .min(1)
+      .refine(
+        (list) => new Set(list.map((i) => i.issuer)).size === list.length,
+        'each issuer may appear once',
+      )
+      .refine((list) => new Set(list.map((i) => i.name)).size === list.length, 'issuer names must be unique'),
+    policy: z
       .object({
-        issuer: z.string().min(1),
-        audience: z.string().min(1),
-        /** https:// URL of the issuer's JWKS, or file:// for a key set on disk (local mode). */
-        jwksUri: z.string().regex(/^(https|file):\/\//, 'expected an https:// or file:// URI'),
-        /** Claim that names the identity. */
-        subjectClaim: z.string().default('sub'),
+        /** The YAML policy file (see README, "Policy language"). It is reloaded when it changes. */
+        file: z.string().min(1),
+        /** How often the file is checked for changes. */
+        reloadCheckMs: z.number().int().min(50).default(2_000), // 2 seconds
+        /** Analyses kept per process (statements by exact text and by literal-free form). */
+        cacheEntries: z.number().int().min(0).default(10_000),
+        /** Statements longer than this (bytes) are parsed on a worker thread, off the event loop. */
+        offloadBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(32 * 1024), // 32 KiB
+        /** Longest statement the gateway analyses; longer ones are refused (54000). */
+        maxStatementBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(4 * MiB),
       })
       .strict(),
     limits: z
@@ -107,6 +166,9 @@ export const gatewayConfigSchema = z
         /** A session with no traffic for this long, and no statement running, is closed; 0 disables. */
         idleTimeoutMs: z.number().int().min(0).default(3_600_000), // 1 hour
         maxConnections: z.number().int().positive().default(10_000),
+        /** Failed authentications from one address within `authFailureWindowMs` before it is refused. */
+        maxAuthFailures: z.number().int().positive().default(20),
+        authFailureWindowMs: z.number().int().positive().default(60_000), // 1 minute
       })
       .strict()
       .default({}),

@@ -1,3 +1,4 @@
+import { loadParser } from '../../core/sql/parser';
 import { loadWorkerSettingsFromEnv } from './config';
 import { createLogger } from './observability/logger';
 import { createGatewayProcess } from './server/gateway-process';
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
       toPeers: (processId, secretKey) => send({ type: 'cancel-to-peers', processId, secretKey }),
     },
   });
-  await gateway.verifier.hydrate();
+  await Promise.all([gateway.verifier.hydrate(), loadParser()]);
   let draining = false;
   const drain = async (drainMs: number) => {
     if (draining) return;

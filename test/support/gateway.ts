@@ -6,7 +6,9 @@ import {
   type CredentialSource,
   StaticCredentialSource,
 } from '../../fargate-proxy/src/upstream/credential-source';
+import { localIssuerConfig } from '../../local/token-issuer';
 import { testCertificate, testIssuer, testUpstream } from './environment';
+import { everythingPolicyFile } from './test-policy';
 
 export interface TestGateway extends RunningGateway {
   /** A fresh token of the test issuer for `subject`. */
@@ -56,7 +58,8 @@ export function baseTestConfig(overrides: ConfigOverrides = {}): GatewayConfigIn
     tls: testCertificate(),
     upstream: { host: upstream.host, port: upstream.port, tls: 'disable' },
     credentials: { source: 'env', user: upstream.user },
-    tokens: { issuer: issuer.issuer, audience: issuer.audience, jwksUri: issuer.jwksUri },
+    issuers: [localIssuerConfig(issuer)],
+    policy: { file: everythingPolicyFile() },
     health: { host: '127.0.0.1', port: 0, emfIntervalMs: 0 },
     drainMs: 1000,
     logLevel: 'error',

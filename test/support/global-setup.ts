@@ -1,10 +1,11 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureSelfSignedCertificate } from '../../local/certificates';
 import { startEmbeddedPostgres } from '../../local/embedded-postgres';
 import { openLocalIssuer } from '../../local/token-issuer';
 import { fixedTestPort } from './ports';
+import { EVERYTHING_POLICY } from './test-policy';
 
 /**
  * Starts the one real PostgreSQL server the suite runs against (embedded by default, or the server named
@@ -17,6 +18,7 @@ export default async function globalSetup(): Promise<void> {
   const tlsDir = path.join(home, 'tls');
   const certificate = await ensureSelfSignedCertificate(tlsDir);
   process.env.GATEHOUSE_TEST_HOME = home;
+  writeFileSync(path.join(home, 'policy-everything.yaml'), EVERYTHING_POLICY);
   if (process.env.GATEHOUSE_TEST_UPSTREAM) return;
   const postgres = await startEmbeddedPostgres({
     dataDir: path.join(home, 'pgdata'),

@@ -11,15 +11,21 @@ import {
   JwtNotBeforeError,
   JwtParseError,
   KidNotFoundInJwksError,
+  WaitPeriodNotYetEndedJwkError,
 } from 'aws-jwt-verify/error';
 import { type Fetcher, SimpleFetcher } from 'aws-jwt-verify/https';
-import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
+import { SimpleJwksCache, SimplePenaltyBox } from 'aws-jwt-verify/jwk';
 
 /** Who a verified token says the workload is. */
 export interface VerifiedIdentity {
+  /** The token's `iss`. */
   issuer: string;
+  /** The configuration's name for that issuer (policies may use either). */
+  issuerName: string;
   subject: string;
   claims: Readonly<Record<string, unknown>>;
+  /** The claims the issuer's configuration names as identifying (recorded in the audit trail). */
+  identityClaims: Readonly<Record<string, unknown>>;
 }
 
 export type TokenRejection =
@@ -31,6 +37,7 @@ export type TokenRejection =
   | 'bad-signature'
   | 'unknown-key'
   | 'missing-subject'
+  | 'algorithm-not-allowed'
   | 'keys-unavailable';
 
 /** A token that failed a check; `reason` says which, and is safe to show the client and to audit. */
@@ -53,10 +60,19 @@ export interface TokenVerifier {
 }
 
 export interface IssuerSettings {
+  /** Short name for policies and logs (`github`, `local`…). */
+  name: string;
   issuer: string;
-  audience: string;
+  audience: string | string[];
   jwksUri: string;
+  /** Signature algorithms accepted from this issuer; anything else is refused before any key work. */
+  algorithms: string[];
+  /** Leeway for exp/nbf, in seconds. */
+  clockSkewSeconds: number;
   subjectClaim: string;
+  identityClaims: string[];
+  /** After an unknown `kid` made the gateway fetch the JWKS, how long before it may fetch again. */
+  jwksRefetchSeconds: number;
 }
 
 /** Reads `file://` JWKS locations from disk and everything else over HTTPS. */
@@ -88,7 +104,7 @@ function rejection(error: unknown): TokenRejectedError {
   if (error instanceof JwtInvalidSignatureError || error instanceof JwtInvalidSignatureAlgorithmError) {
     return new TokenRejectedError('bad-signature', 'token signature is invalid', { cause: error });
   }
-  if (error instanceof KidNotFoundInJwksError) {
+  if (error instanceof KidNotFoundInJwksError || error instanceof WaitPeriodNotYetEndedJwkError) {
     return new TokenRejectedError('unknown-key', 'token is signed with a key the issuer does not publish', {
       cause: error,
     });
@@ -102,49 +118,100 @@ function rejection(error: unknown): TokenRejectedError {
   });
 }
 
+/** The token's header and `iss`, decoded without verifying anything; undefined when not a JWT. */
+function peek(token: string): { alg?: unknown; iss?: unknown } | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts.some((part) => !/^[A-Za-z0-9_-]+$/.test(part))) return undefined;
+  try {
+    const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as { alg?: unknown };
+    const payload = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { iss?: unknown };
+    return { alg: header?.alg, iss: payload?.iss };
+  } catch {
+    return undefined;
+  }
+}
+
+interface ConfiguredIssuer {
+  settings: IssuerSettings;
+  verifier: ReturnType<typeof JwtVerifier.create>;
+}
+
 /**
- * Verifies tokens of one issuer with aws-jwt-verify. Keys are cached and fetched again only for an unknown
- * `kid`, never per connection. The next issue generalises this to several configured issuers.
+ * Verifies tokens of the configured issuers with aws-jwt-verify. The issuer is chosen by the token's
+ * `iss`; a token that is not a JWT, names an unknown issuer or an algorithm the issuer does not use is
+ * refused before any signature or key work. Keys are cached per issuer and fetched again only for an
+ * unknown `kid`, at most once per `jwksRefetchSeconds`, so forged key ids cannot make the gateway hammer
+ * an issuer.
  */
 export class JwksTokenVerifier implements TokenVerifier {
-  private readonly verifier;
+  private readonly issuers = new Map<string, ConfiguredIssuer>();
   private hydrated = false;
 
-  constructor(private readonly settings: IssuerSettings) {
-    this.verifier = JwtVerifier.create(
-      { issuer: settings.issuer, audience: settings.audience, jwksUri: settings.jwksUri },
-      { jwksCache: new SimpleJwksCache({ fetcher: new FileOrHttpsFetcher() }) },
-    );
+  constructor(issuers: readonly IssuerSettings[]) {
+    const fetcher = new FileOrHttpsFetcher();
+    for (const settings of issuers) {
+      const jwksCache = new SimpleJwksCache({
+        fetcher,
+        penaltyBox: new SimplePenaltyBox({ waitSeconds: settings.jwksRefetchSeconds }),
+      });
+      const verifier = JwtVerifier.create(
+        {
+          issuer: settings.issuer,
+          audience: settings.audience,
+          jwksUri: settings.jwksUri,
+          graceSeconds: settings.clockSkewSeconds,
+        },
+        { jwksCache },
+      );
+      this.issuers.set(settings.issuer, { settings, verifier });
+    }
   }
 
   get ready(): boolean {
     return this.hydrated;
   }
 
+  /** Loads every issuer's keys; ready only when all are held. */
   async hydrate(): Promise<boolean> {
-    try {
-      await this.verifier.hydrate();
-      this.hydrated = true;
-    } catch {
-      this.hydrated = false;
-    }
+    const results = await Promise.all(
+      [...this.issuers.values()].map(({ verifier }) =>
+        verifier.hydrate().then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    this.hydrated = results.every(Boolean);
     return this.hydrated;
   }
 
   async verify(token: string): Promise<VerifiedIdentity> {
+    const peeked = peek(token);
+    if (!peeked) throw new TokenRejectedError('malformed', 'password is not a well-formed JWT');
+    const configured = typeof peeked.iss === 'string' ? this.issuers.get(peeked.iss) : undefined;
+    if (!configured) throw new TokenRejectedError('unknown-issuer', 'token issuer is not trusted');
+    const { settings, verifier } = configured;
+    if (typeof peeked.alg !== 'string' || !settings.algorithms.includes(peeked.alg)) {
+      throw new TokenRejectedError(
+        'algorithm-not-allowed',
+        `token algorithm ${String(peeked.alg).slice(0, 16)} is not accepted from this issuer`,
+      );
+    }
     let payload: Record<string, unknown>;
     try {
-      payload = (await this.verifier.verify(token)) as Record<string, unknown>;
+      payload = (await verifier.verify(token)) as Record<string, unknown>;
     } catch (error) {
       throw rejection(error);
     }
-    const subject = payload[this.settings.subjectClaim];
+    const subject = payload[settings.subjectClaim];
     if (typeof subject !== 'string' || subject === '') {
       throw new TokenRejectedError(
         'missing-subject',
-        `token has no "${this.settings.subjectClaim}" claim naming the identity`,
+        `token has no "${settings.subjectClaim}" claim naming the identity`,
       );
     }
-    return { issuer: this.settings.issuer, subject, claims: payload };
+    const identityClaims: Record<string, unknown> = {};
+    for (const claim of settings.identityClaims) if (claim in payload) identityClaims[claim] = payload[claim];
+    return { issuer: settings.issuer, issuerName: settings.name, subject, claims: payload, identityClaims };
   }
 }

@@ -18,6 +18,7 @@ export interface MetricsSnapshot {
   errors: number;
   protocolErrors: number;
   cancelRequests: number;
+  policyReloadFailures: number;
   bytesFromClients: number;
   bytesToClients: number;
   /** Cumulative counts per LATENCY_BUCKETS entry, plus one for +Inf. */
@@ -37,6 +38,7 @@ export function emptySnapshot(): MetricsSnapshot {
     errors: 0,
     protocolErrors: 0,
     cancelRequests: 0,
+    policyReloadFailures: 0,
     bytesFromClients: 0,
     bytesToClients: 0,
     latencyBuckets: new Array(LATENCY_BUCKETS.length + 1).fill(0),
@@ -96,6 +98,12 @@ const COUNTERS: Array<[keyof MetricsSnapshot, string, string, 'counter' | 'gauge
     'counter',
   ],
   ['cancelRequests', 'gatehouse_cancel_requests_total', 'Cancel requests received', 'counter'],
+  [
+    'policyReloadFailures',
+    'gatehouse_policy_reload_failures_total',
+    'Policy file changes that did not load (the previous policy stayed in force)',
+    'counter',
+  ],
   ['bytesFromClients', 'gatehouse_client_bytes_received_total', 'Bytes received from clients', 'counter'],
   ['bytesToClients', 'gatehouse_client_bytes_sent_total', 'Bytes sent to clients', 'counter'],
 ];

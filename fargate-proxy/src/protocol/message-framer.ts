@@ -69,6 +69,8 @@ export class MessageFramer {
   private collected = 0;
   private readonly options: MessageFramerOptions;
   private halted = false;
+  /** Set by `suspend()`: bytes from the suspended message on wait here until `resume()`. */
+  private suspendedBytes: Buffer[] | null = null;
   private readonly counters: number[];
 
   constructor(options: MessageFramerOptions) {
@@ -99,6 +101,36 @@ export class MessageFramer {
     this.halted = true;
   }
 
+  /**
+   * Called from `onMessage`: holds the message being handled and everything after it, unforwarded,
+   * until `resume()` frames them again (and hands this message to `onMessage` a second time). A decision
+   * that needs time (a statement parsed off the event loop, an approval) waits this way.
+   */
+  suspend(): void {
+    this.suspendedBytes = [];
+  }
+
+  get suspended(): boolean {
+    return this.suspendedBytes !== null;
+  }
+
+  resume(): void {
+    const held = this.suspendedBytes;
+    if (held === null) return;
+    this.suspendedBytes = null;
+    if (held.length > 0) this.push(held.length === 1 ? held[0]! : Buffer.concat(held));
+  }
+
+  /**
+   * Keeps `bytes` (copied: chunks may be views of a reused read buffer). When they start with the held
+   * message (`code` ≥ 0), its count is undone: it is counted again when framed again.
+   */
+  private hold(code: number, bytes: Buffer): void {
+    const entry = code >= 0 ? this.table[code]! : 0;
+    if (entry > 3) this.counters[(entry >> 2) - 1]!--;
+    this.suspendedBytes!.push(Buffer.from(bytes));
+  }
+
   /** True when the stream is between two messages, so the gateway may insert one of its own. */
   get atBoundary(): boolean {
     return this.remaining === 0 && this.carry === null && this.collecting === null;
@@ -106,6 +138,10 @@ export class MessageFramer {
 
   push(chunk: Buffer): void {
     if (this.halted) return;
+    if (this.suspendedBytes !== null) {
+      this.suspendedBytes.push(Buffer.from(chunk));
+      return;
+    }
     let buffer = chunk;
     if (this.carry !== null) {
       buffer = Buffer.concat([this.carry, chunk]);
@@ -131,6 +167,11 @@ export class MessageFramer {
       if (this.collected < target.length) return;
       this.collecting = null;
       const result = this.options.onMessage(target[0]!, target);
+      if (this.suspended) {
+        this.hold(target[0]!, target);
+        if (take < length) this.hold(-1, buffer.subarray(take));
+        return;
+      }
       pieces = [];
       if (result === undefined) pieces.push(target);
       else if (result !== null) pieces.push(result);
@@ -188,6 +229,15 @@ export class MessageFramer {
         break;
       }
       const result = this.options.onMessage(code, buffer.subarray(position, position + total));
+      if (this.suspended) {
+        this.hold(code, buffer.subarray(position));
+        if (position > passStart) {
+          pieces ??= [];
+          pieces.push(buffer.subarray(passStart, position));
+        }
+        for (const piece of pieces ?? []) emit(piece);
+        return;
+      }
       if (result !== undefined) {
         pieces ??= [];
         if (position > passStart) pieces.push(buffer.subarray(passStart, position));

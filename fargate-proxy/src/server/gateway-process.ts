@@ -1,11 +1,17 @@
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
+import { FailureThrottle } from '../auth/failure-throttle';
 import { JwksTokenVerifier } from '../auth/token-verifier';
 import type { CancelForwarder } from '../cancel/cancel-router';
 import { CancelRouter } from '../cancel/cancel-router';
 import { type GatewayConfig, upstreamPasswordFromEnv } from '../config';
 import type { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
+import { ParsePool } from '../policy/parse-pool';
+import { PolicyEngine } from '../policy/policy-engine';
+import { FilePolicySource } from '../policy/policy-source';
+import { StatementAnalyser } from '../policy/statement-analyser';
+import { StatementPacer } from '../policy/statement-pacer';
 import { authenticationCleartextPassword } from '../protocol/backend-messages';
 import { IdleSweeper } from '../session/idle-sweeper';
 import type { StatementGate } from '../session/statement-gate';
@@ -23,6 +29,9 @@ export interface GatewayProcess {
   verifier: JwksTokenVerifier;
   cancelRouter: CancelRouter;
   upstream: UpstreamEndpoint;
+  policy: PolicyEngine;
+  /** Stops the policy file checks and the parser threads. */
+  close(): Promise<void>;
 }
 
 export interface GatewayProcessOptions {
@@ -58,11 +67,21 @@ function credentialSource(config: GatewayConfig): CredentialSource {
 export function createGatewayProcess(options: GatewayProcessOptions): GatewayProcess {
   const { config, log } = options;
   const metrics = new Metrics();
-  const verifier = new JwksTokenVerifier({
-    issuer: config.tokens.issuer,
-    audience: config.tokens.audience,
-    jwksUri: config.tokens.jwksUri,
-    subjectClaim: config.tokens.subjectClaim,
+  const verifier = new JwksTokenVerifier(config.issuers);
+  const policySource = new FilePolicySource(config.policy.file, config.policy.reloadCheckMs, log, () => {
+    metrics.data.policyReloadFailures++;
+  });
+  const parsePool = new ParsePool(1);
+  const now = () => new Date();
+  const policy = new PolicyEngine(policySource, {
+    analyser: new StatementAnalyser({
+      cacheEntries: config.policy.cacheEntries,
+      offloadChars: config.policy.offloadBytes,
+      pool: parsePool,
+    }),
+    pacer: new StatementPacer(),
+    maxStatementChars: config.policy.maxStatementBytes,
+    now,
   });
   const cancelRouter = new CancelRouter(options.instanceTag, options.workerSlot, options.forwarder);
   const secureContext = config.tls
@@ -95,11 +114,24 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
       credentials: options.credentials ?? credentialSource(config),
       upstream,
       cancelRouter,
+      policy,
+      authThrottle: new FailureThrottle(config.limits.maxAuthFailures, config.limits.authFailureWindowMs),
       gate: options.gate,
       idle: IdleSweeper.forTimeout(config.limits.idleTimeoutMs),
       metrics,
       log,
     },
   });
-  return { server, metrics, verifier, cancelRouter, upstream };
+  return {
+    server,
+    metrics,
+    verifier,
+    cancelRouter,
+    upstream,
+    policy,
+    close: async () => {
+      policySource.close();
+      await parsePool.close();
+    },
+  };
 }

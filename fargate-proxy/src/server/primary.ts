@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
+import { loadParser } from '../../../core/sql/parser';
 import { instanceTagOf, randomInstanceTag, workerSlotOf } from '../cancel/cancel-key';
 import { type GatewayConfig, workerSettingsToEnv } from '../config';
 import type { Logger } from '../observability/logger';
@@ -11,6 +12,7 @@ import {
   sumSnapshots,
   toEmbeddedMetric,
 } from '../observability/metrics';
+import { readPolicyFile } from '../policy/policy-source';
 import type { StatementGate } from '../session/statement-gate';
 import type { CredentialSource } from '../upstream/credential-source';
 import { createGatewayProcess } from './gateway-process';
@@ -63,7 +65,7 @@ async function startInProcess(
         forwardCancelToPeers(config.cancel.peers, processId, secretKey, options.log),
     },
   });
-  await gateway.verifier.hydrate();
+  await Promise.all([gateway.verifier.hydrate(), loadParser()]);
   const port = await gateway.server.listen();
   return {
     port,
@@ -72,7 +74,10 @@ async function startInProcess(
       if (!gateway.verifier.ready) await gateway.verifier.hydrate();
       return { metrics: gateway.metrics.snapshot(), keysReady: gateway.verifier.ready, workers: 1 };
     },
-    drain: (drainMs) => gateway.server.drain(drainMs),
+    drain: async (drainMs) => {
+      await gateway.server.drain(drainMs);
+      await gateway.close();
+    },
   };
 }
 
@@ -193,6 +198,8 @@ async function startCluster(
  */
 export async function startGateway(config: GatewayConfig, options: StartOptions): Promise<RunningGateway> {
   const { log } = options;
+  // Fail fast, before any worker starts, on a policy that does not load (the error names file:line).
+  readPolicyFile(config.policy.file);
   const instanceTag = randomInstanceTag();
   const backend =
     config.workers === 0

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { pinnedSettings } from '../../../core/policy/session-settings';
+import type { FailureThrottle } from '../auth/failure-throttle';
 import type { TokenVerifier, VerifiedIdentity } from '../auth/token-verifier';
 import { TokenRejectedError } from '../auth/token-verifier';
 import { newCancelKey } from '../cancel/cancel-key';
@@ -8,6 +10,7 @@ import type { CancelRouter } from '../cancel/cancel-router';
 import { PeerClosedError } from '../io/stream-reader';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
+import type { AdmittedSession, PolicyEngine } from '../policy/policy-engine';
 import {
   authenticationOk,
   backendKeyData,
@@ -38,6 +41,9 @@ export interface SessionDependencies {
   credentials: CredentialSource;
   upstream: UpstreamEndpoint;
   cancelRouter: CancelRouter;
+  policy: PolicyEngine;
+  authThrottle: FailureThrottle;
+  /** Replaces the policy's statement decisions (tests of the refusal mechanism). */
   gate?: StatementGate;
   idle: IdleSweeper;
   metrics: Metrics;
@@ -45,6 +51,19 @@ export interface SessionDependencies {
 }
 
 const NOTHING = Buffer.alloc(0);
+
+/** Whether a libpq `options` value (`-c name=value`, `--name=value`) sets one of the pinned settings. */
+function optionsTouch(options: string, pinned: ReadonlyMap<string, unknown>): boolean {
+  const names = options.match(/(?:-c\s*|--)([A-Za-z_.]+)\s*=/g) ?? [];
+  return names.some((match) =>
+    pinned.has(
+      match
+        .replace(/^(-c\s*|--)/, '')
+        .replace(/\s*=$/, '')
+        .toLowerCase(),
+    ),
+  );
+}
 
 /** Startup parameters that describe the gateway's own connection and are never passed upstream. */
 const NOT_FORWARDED = new Set(['user', 'database', 'replication']);
@@ -60,6 +79,8 @@ export class ClientSession {
   private upstreamSocket: Duplex | undefined;
   private stream: Duplex;
   private ended = false;
+  private admitted: AdmittedSession | undefined;
+  private lifetime: NodeJS.Timeout | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -101,29 +122,58 @@ export class ClientSession {
       this.stream = result.stream;
       const identity = await this.authenticate(result);
       const database = result.parameters.get('database') || result.parameters.get('user')!;
-      const upstream = await this.openUpstream(result, database, identity);
+      const admitted = this.deps.policy.admit(identity, database, (sqlstate, message) =>
+        this.terminate(sqlstate, message),
+      );
+      this.admitted = admitted;
+      if (this.ended) {
+        this.finish();
+        return;
+      }
+      const upstream = await this.openUpstream(result, database, identity, admitted);
       if (this.ended) {
         upstream.socket.destroy();
         return;
       }
       clearTimeout(authTimer);
-      this.startRelay(result, upstream, identity, database);
+      this.startRelay(result, upstream, identity, database, admitted);
     } catch (error) {
       clearTimeout(authTimer);
       this.failStartup(error);
     }
   }
 
+  /** The client's address as the gateway knows it: from the PROXY header behind a load balancer. */
+  private sourceAddress(start: ClientStart): string {
+    return start.proxy?.sourceAddress ?? this.socket.remoteAddress ?? 'unknown';
+  }
+
   private async authenticate(start: ClientStart): Promise<VerifiedIdentity> {
+    const source = this.sourceAddress(start);
+    const { authThrottle, metrics } = this.deps;
+    if (authThrottle.blocked(source)) {
+      metrics.data.authFailures++;
+      this.log.warn('token refused unchecked: too many failures from this source', { source });
+      throw new SessionError(
+        '28000',
+        'too many failed authentication attempts from this address; try again later',
+      );
+    }
     try {
       const identity = await this.deps.verifier.verify(start.token);
-      this.log.info('token accepted', { issuer: identity.issuer, subject: identity.subject, tls: start.tls });
+      this.log.info('token accepted', {
+        issuer: identity.issuer,
+        subject: identity.subject,
+        claims: identity.identityClaims,
+        tls: start.tls,
+      });
       return identity;
     } catch (error) {
-      this.deps.metrics.data.authFailures++;
+      metrics.data.authFailures++;
+      authThrottle.record(source);
       const reason = error instanceof TokenRejectedError ? error.reason : 'keys-unavailable';
       const message = error instanceof TokenRejectedError ? error.message : 'token could not be verified';
-      this.log.warn('token rejected', { reason, startupUser: start.parameters.get('user') });
+      this.log.warn('token rejected', { reason, source, startupUser: start.parameters.get('user') });
       throw new SessionError('28000', `authentication failed: ${message}`, {
         detail: `check failed: ${reason}`,
       });
@@ -134,14 +184,27 @@ export class ClientSession {
     start: ClientStart,
     database: string,
     identity: VerifiedIdentity,
+    admitted: AdmittedSession,
   ): Promise<UpstreamSession> {
+    const pinned = pinnedSettings(admitted.policy.grant);
     const parameters: Record<string, string> = { database };
-    for (const [name, value] of start.parameters) if (!NOT_FORWARDED.has(name)) parameters[name] = value;
+    for (const [name, value] of start.parameters) {
+      if (NOT_FORWARDED.has(name)) continue;
+      if (pinned.has(name) || (name === 'options' && optionsTouch(value, pinned))) {
+        throw new SessionError(
+          '42501',
+          `startup parameter "${name}" may not set what the gateway sets for this session`,
+        );
+      }
+      parameters[name] = value;
+    }
+    Object.assign(parameters, admitted.settings);
     let credential = await this.deps.credentials.get();
     // The token decides who the client is; the startup user may only name that identity or the role
     // it will get. Anything else is a client asking for a role it will not get: refuse, do not substitute.
     const requested = start.parameters.get('user')!;
-    if (requested !== identity.subject && requested !== credential.user) {
+    const role = admitted.policy.grant.role ?? credential.user;
+    if (requested !== identity.subject && requested !== role && requested !== credential.user) {
       throw new SessionError(
         '28000',
         `role "${requested}" is not available to identity "${identity.subject}"`,
@@ -166,6 +229,7 @@ export class ClientSession {
     upstream: UpstreamSession,
     identity: VerifiedIdentity,
     database: string,
+    admitted: AdmittedSession,
   ): void {
     this.upstreamSocket = upstream.socket;
     const { cancelRouter } = this.deps;
@@ -183,8 +247,20 @@ export class ClientSession {
     greeting.push(backendKeyData(key.processId, key.secretKey), readyForQuery('I'));
     this.stream.write(Buffer.concat(greeting));
     this.deps.metrics.data.connectionsActive++;
+    const maxSeconds = admitted.policy.grant.limits.maxSessionSeconds;
+    if (maxSeconds !== undefined) {
+      this.lifetime = setTimeout(
+        () =>
+          this.terminate(
+            '57P01',
+            `terminating connection: the session reached the ${maxSeconds} s limit of its grant`,
+          ),
+        maxSeconds * 1000,
+      );
+    }
     this.log.info('session started', {
       subject: identity.subject,
+      grant: admitted.policy.grant.name,
       database,
       vpce: start.proxy?.vpcEndpointId,
       application: start.parameters.get('application_name'),
@@ -194,7 +270,7 @@ export class ClientSession {
       upstream: upstream.socket,
       limits: this.deps.limits,
       facts: { sessionId: this.id, database, subject: identity.subject },
-      gate: this.deps.gate,
+      gate: this.deps.gate ?? admitted.policy,
       metrics: this.deps.metrics,
       log: this.log,
       idle: this.deps.idle,
@@ -270,6 +346,8 @@ export class ClientSession {
   private finish(): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.lifetime);
+    this.admitted?.release();
     if (!this.relay) this.stream.end();
     this.onEnd(this);
   }

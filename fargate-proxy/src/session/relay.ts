@@ -65,6 +65,7 @@ export class Relay implements IdleCandidate {
     if (gate) {
       inspectFromClient.add(FrontendCode.Query);
       inspectFromClient.add(FrontendCode.Parse);
+      if (gate.onExecute) inspectFromClient.add(FrontendCode.Execute);
     }
     this.clientFramer = new MessageFramer({
       allowed: FRONTEND_SESSION_CODES,
@@ -143,15 +144,36 @@ export class Relay implements IdleCandidate {
     this.lastActive = this.options.idle.tick;
     this.options.metrics.data.bytesFromClients += chunk.length;
     if (this.busySince === 0) this.busySince = performance.now();
+    this.frameClientBytes(() => this.clientFramer.push(chunk));
+  }
+
+  /** Runs the client framer (push or resume), counting statements and handling violations. */
+  private frameClientBytes(run: () => void): void {
     const before = this.statementsSent();
     try {
-      this.clientFramer.push(chunk);
+      run();
     } catch (error) {
       this.protocolViolation(error);
       return;
     }
     this.options.metrics.data.statements += this.statementsSent() - before;
     if (this.clientTerminated) this.close('client terminated');
+  }
+
+  /**
+   * Holds the client's stream at the message being decided until `decision` settles, then frames it
+   * again (the gate answers at once the second time). The client is paused meanwhile, so a held
+   * statement costs no more memory than the socket's buffers.
+   */
+  private hold(decision: Promise<unknown>): void {
+    this.clientFramer.suspend();
+    this.options.client.pause();
+    const release = () => {
+      if (this.closed) return;
+      if (!this.clientPaused) this.options.client.resume();
+      this.frameClientBytes(() => this.clientFramer.resume());
+    };
+    decision.then(release, release);
   }
 
   private fromUpstream(chunk: Buffer): void {
@@ -181,27 +203,38 @@ export class Relay implements IdleCandidate {
       return null;
     }
     const gate = this.options.gate!;
+    const { facts } = this.options;
+    if (code === FrontendCode.Execute) {
+      const pace = gate.onExecute?.();
+      if (pace) this.hold(pace);
+      return undefined;
+    }
     if (code === FrontendCode.Query) {
-      const refusal = gate.onQuery(decodeQuery(message), this.options.facts);
-      if (!refusal) return undefined;
+      const verdict = gate.onQuery(decodeQuery(message), facts);
+      if (verdict === undefined) return undefined;
+      if (verdict instanceof Promise) {
+        this.hold(verdict);
+        return undefined;
+      }
       this.options.metrics.data.refusals++;
       // This Query's own ReadyForQuery closes it.
-      return encodeQuery(this.refusals.add(refusalFields(refusal), this.readyCount + this.outstanding + 1));
+      return encodeQuery(this.refusals.add(refusalFields(verdict), this.readyCount + this.outstanding + 1));
     }
-    if (code === FrontendCode.Parse) {
-      const parse = decodeParse(message);
-      const refusal = gate.onParse(parse, this.options.facts);
-      if (!refusal) return undefined;
-      this.options.metrics.data.refusals++;
-      // Closed by the ReadyForQuery of the next Sync.
-      const marker = this.refusals.add(refusalFields(refusal), this.readyCount + this.outstanding + 1);
-      return encodeParse({
-        statementName: parse.statementName,
-        query: marker,
-        parameterTypes: parse.parameterTypes,
-      });
+    const parse = decodeParse(message);
+    const verdict = gate.onParse(parse, facts);
+    if (verdict === undefined) return undefined;
+    if (verdict instanceof Promise) {
+      this.hold(verdict);
+      return undefined;
     }
-    return undefined;
+    this.options.metrics.data.refusals++;
+    // Closed by the ReadyForQuery of the next Sync.
+    const marker = this.refusals.add(refusalFields(verdict), this.readyCount + this.outstanding + 1);
+    return encodeParse({
+      statementName: parse.statementName,
+      query: marker,
+      parameterTypes: parse.parameterTypes,
+    });
   }
 
   private onServerMessage(code: number, message: Buffer): Buffer | null | undefined {

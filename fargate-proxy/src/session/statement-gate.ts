@@ -7,7 +7,15 @@ export interface Refusal {
   message: string;
   detail?: string;
   hint?: string;
+  /** 1-based character position in the statement the error points at (shown by psql as LINE/caret). */
+  position?: number;
 }
+
+/**
+ * A gate's answer: `undefined` lets the statement through, a Refusal refuses it, and a promise asks the
+ * relay to hold the statement (and everything after it) and ask again once the promise settles.
+ */
+export type Verdict = Refusal | undefined | Promise<unknown>;
 
 /** What the session knows that a decision may depend on. */
 export interface SessionFacts {
@@ -16,13 +24,17 @@ export interface SessionFacts {
   readonly subject: string;
 }
 
-/**
- * Decides statements before they reach the server. The policy engine (next issue) implements this;
- * `undefined` lets the statement through untouched.
- */
+/** Decides a session's statements before they reach the server (the policy, see SessionPolicy). */
 export interface StatementGate {
-  onQuery(text: string, session: SessionFacts): Refusal | undefined;
-  onParse(parse: ParseMessage, session: SessionFacts): Refusal | undefined;
+  onQuery(text: string, session: SessionFacts): Verdict;
+  onParse(parse: ParseMessage, session: SessionFacts): Verdict;
+  /**
+   * When present, called for every Execute: a promise holds it until it settles (pacing statements per
+   * second). Simple queries are paced in onQuery.
+   */
+  onExecute?(): Promise<unknown> | undefined;
+  /** Rows one statement may return before it is ended (undefined: no limit). */
+  readonly maxRows?: number;
 }
 
 export function refusalFields(refusal: Refusal): PgErrorFields {
@@ -32,5 +44,6 @@ export function refusalFields(refusal: Refusal): PgErrorFields {
     message: refusal.message,
     detail: refusal.detail,
     hint: refusal.hint,
+    ...(refusal.position ? { other: { P: String(refusal.position) } } : {}),
   };
 }

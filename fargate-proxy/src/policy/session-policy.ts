@@ -1,0 +1,159 @@
+import { withinAllowedHours } from '../../../core/policy/allowed-hours';
+import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
+import { type Decision, decide } from '../../../core/policy/decide';
+import type { Analysis, StatementAnalysis } from '../../../core/sql/analysis';
+import type { ParseMessage } from '../protocol/frontend-messages';
+import type { Refusal, StatementGate, Verdict } from '../session/statement-gate';
+import type { StatementAnalyser } from './statement-analyser';
+import type { StatementPacer } from './statement-pacer';
+
+export interface SessionPolicyContext {
+  analyser: StatementAnalyser;
+  pacer: StatementPacer;
+  /** Longest statement analysed, in characters; longer ones are refused. */
+  maxStatementChars: number;
+  now: () => Date;
+}
+
+/** Decisions of one grant, by analysis: the literal-free cache makes most statements hit here. */
+const decisions = new WeakMap<Grant, WeakMap<Analysis, Decision>>();
+
+function cachedDecision(policy: CompiledPolicy, grant: Grant, analysis: Analysis): Decision {
+  let byAnalysis = decisions.get(grant);
+  if (!byAnalysis) {
+    byAnalysis = new WeakMap();
+    decisions.set(grant, byAnalysis);
+  }
+  let decision = byAnalysis.get(analysis);
+  if (!decision) {
+    decision = decide(policy, grant, analysis);
+    byAnalysis.set(analysis, decision);
+  }
+  return decision;
+}
+
+/**
+ * The policy as one session sees it: the grant that admitted it, the statements it prepared with SQL
+ * PREPARE, and the per-statement decision. Implements the relay's StatementGate.
+ */
+export class SessionPolicy implements StatementGate {
+  private readonly prepared = new Map<string, StatementAnalysis>();
+  /** Set when a held statement's turn came: the statement, asked about again, goes without waiting. */
+  private turnGranted = false;
+  readonly maxRows: number | undefined;
+
+  constructor(
+    private readonly context: SessionPolicyContext,
+    readonly identity: Identity,
+    readonly database: string,
+    private policy: CompiledPolicy,
+    private currentGrant: Grant,
+  ) {
+    this.maxRows = currentGrant.limits.maxRows;
+  }
+
+  get grant(): Grant {
+    return this.currentGrant;
+  }
+
+  /** A reloaded policy that still admits the session with the same settings takes effect at once. */
+  update(policy: CompiledPolicy, grant: Grant): void {
+    this.policy = policy;
+    this.currentGrant = grant;
+  }
+
+  private get paced(): boolean {
+    return this.currentGrant.limits.statementsPerSecond !== undefined;
+  }
+
+  get onExecute(): (() => Promise<unknown> | undefined) | undefined {
+    return this.paced ? () => this.pace() : undefined;
+  }
+
+  private pace(): Promise<unknown> | undefined {
+    if (this.turnGranted) {
+      this.turnGranted = false;
+      return undefined;
+    }
+    const rate = this.currentGrant.limits.statementsPerSecond;
+    const wait = rate === undefined ? undefined : this.context.pacer.wait(this.paceKey(), rate);
+    return wait?.then(() => {
+      this.turnGranted = true;
+    });
+  }
+
+  private paceKey(): string {
+    return `${this.currentGrant.name}\u0000${this.identity.issuer}\u0000${this.identity.subject}`;
+  }
+
+  onQuery(text: string): Verdict {
+    const verdict = this.judge(text, true);
+    if (verdict !== undefined) return verdict;
+    return this.pace();
+  }
+
+  onParse(parse: ParseMessage): Verdict {
+    return this.judge(parse.query, false);
+  }
+
+  private judge(sql: string, simpleQuery: boolean): Refusal | Promise<void> | undefined {
+    const grant = this.currentGrant;
+    if (sql.length > this.context.maxStatementChars) {
+      return {
+        sqlstate: '54000',
+        message: `statement is longer than the gateway's limit of ${this.context.maxStatementChars} characters`,
+      };
+    }
+    const hours = grant.limits.allowedHours;
+    if (hours && !withinAllowedHours(hours, this.context.now())) {
+      return {
+        sqlstate: '42501',
+        message: `permission denied by policy: statements are allowed only within the hours of grant "${grant.name}"`,
+        detail: `grant "${grant.name}", rule "allowed-hours"`,
+      };
+    }
+    const result = this.context.analyser.analyse(sql, simpleQuery);
+    if (result instanceof Promise) return result;
+    if (!result.ok) {
+      if (this.policy.unparseableStatements === 'forward') return undefined;
+      return {
+        sqlstate: '42601',
+        message: result.failure.message,
+        detail: 'The gateway refuses statements its parser cannot read (policy: unparseableStatements).',
+        position: result.failure.position || undefined,
+      };
+    }
+    const { analysis } = result;
+    const stateful = analysis.statements.some((s) => s.executes !== undefined);
+    const decision = stateful
+      ? decide(this.policy, grant, analysis, this.prepared)
+      : cachedDecision(this.policy, grant, analysis);
+    if (decision.outcome === 'allow') {
+      this.track(analysis);
+      return undefined;
+    }
+    return refusalFor(decision, grant);
+  }
+
+  /** Remembers what SQL PREPARE defines, so a later EXECUTE is decided by it. */
+  private track(analysis: Analysis): void {
+    for (const statement of analysis.statements) {
+      if (statement.prepares) this.prepared.set(statement.prepares.name, statement.prepares.statement);
+      if (statement.deallocates === true) this.prepared.clear();
+      else if (statement.deallocates !== undefined) this.prepared.delete(statement.deallocates);
+    }
+  }
+}
+
+export function refusalFor(decision: Decision, grant: Grant): Refusal {
+  const detail = `grant "${grant.name}", rule "${decision.rule}"${decision.statement ? `, statement: ${decision.statement.command}` : ''}`;
+  if (decision.outcome === 'approve') {
+    return {
+      sqlstate: '42501',
+      message: `approval required by policy: ${decision.reason}`,
+      detail,
+      hint: 'This gateway has no approval workflow configured, so statements that need approval are refused.',
+    };
+  }
+  return { sqlstate: '42501', message: `permission denied by policy: ${decision.reason}`, detail };
+}
