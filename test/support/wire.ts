@@ -38,6 +38,19 @@ export const query = (text: string) => typed('Q', cstr(text));
 export const parse = (name: string, text: string, types: number[] = []) =>
   typed('P', Buffer.concat([cstr(name), cstr(text), int16(types.length), ...types.map(uint32)]));
 export const sync = () => typed('S');
+/** Bind with text parameters and text results. */
+export function bind(portal: string, statement: string, parameters: string[] = []): Buffer {
+  const values = parameters.map((value) => {
+    const bytes = Buffer.from(value, 'utf8');
+    return Buffer.concat([int32(bytes.length), bytes]);
+  });
+  return typed(
+    'B',
+    Buffer.concat([cstr(portal), cstr(statement), int16(0), int16(values.length), ...values, int16(0)]),
+  );
+}
+export const execute = (portal: string, maxRows = 0) =>
+  typed('E', Buffer.concat([cstr(portal), int32(maxRows)]));
 
 export function startup(parameters: Record<string, string>, minor = 0): Buffer {
   const pairs = Object.entries(parameters).flatMap(([k, v]) => [cstr(k), cstr(v)]);
