@@ -27,6 +27,7 @@ export interface RawStatement {
 
 export type ParseOutcome = { ok: true; statements: RawStatement[] } | { ok: false; failure: ParseFailure };
 
+/** libpg-query reports a 0-based character offset; PostgreSQL reports it 1-based. */
 function failureOf(error: unknown): ParseFailure {
   const details = (error as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
   return {

@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { CompiledPolicy } from '../../../core/policy/compiled-policy';
 import { loadPolicy, PolicyError } from '../../../core/policy/load-policy';
 import type { Logger } from '../observability/logger';
@@ -23,15 +24,17 @@ export function readPolicyFile(file: string): CompiledPolicy {
 }
 
 /**
- * The policy from a file, reloaded when the file changes (checked every `checkMs` by size, time and
- * content digest, which works on every file system and with atomic renames). A file that no longer loads
- * leaves the policy in force unchanged; the error is logged and counted.
+ * The policy from a file, reloaded when its content changes (read every `checkMs` and compared by
+ * digest: policy files are small, and this works on every file system, with atomic renames and with
+ * edits that keep size and timestamp). A file that no longer loads leaves the policy in force
+ * unchanged; the error is logged and counted once per distinct content.
  */
 export class FilePolicySource implements PolicySource {
   private policy: CompiledPolicy;
   private readonly listeners: ((change: PolicyChange) => void)[] = [];
   private readonly timer: NodeJS.Timeout;
-  private lastStamp: string;
+  /** Digest of the content last looked at, loaded or not. */
+  private lastSeen: string;
 
   constructor(
     private readonly file: string,
@@ -40,7 +43,7 @@ export class FilePolicySource implements PolicySource {
     private readonly onReloadFailure: () => void = () => undefined,
   ) {
     this.policy = readPolicyFile(file);
-    this.lastStamp = this.stamp();
+    this.lastSeen = this.policy.digest;
     this.timer = setInterval(() => this.check(), checkMs);
     this.timer.unref();
   }
@@ -57,27 +60,20 @@ export class FilePolicySource implements PolicySource {
     clearInterval(this.timer);
   }
 
-  private stamp(): string {
-    try {
-      const stat = statSync(this.file);
-      return `${stat.size}:${stat.mtimeMs}:${stat.ino}`;
-    } catch {
-      return 'missing';
-    }
-  }
-
   /** Looks for a change now (the timer calls this; tests may too). */
   check(): void {
-    const stamp = this.stamp();
-    if (stamp === this.lastStamp) return;
-    this.lastStamp = stamp;
     let source: string;
     try {
       source = readFileSync(this.file, 'utf8');
     } catch (error) {
-      this.fail(`cannot read the policy file: ${(error as Error).message}`);
+      if (this.lastSeen !== 'unreadable')
+        this.fail(`cannot read the policy file: ${(error as Error).message}`);
+      this.lastSeen = 'unreadable';
       return;
     }
+    const digest = createHash('sha256').update(source).digest('hex');
+    if (digest === this.lastSeen) return;
+    this.lastSeen = digest;
     const loaded = loadPolicy(source);
     if (!loaded.ok) {
       this.fail(new PolicyError(this.file, loaded.problems).message);

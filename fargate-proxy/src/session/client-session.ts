@@ -237,11 +237,12 @@ export class ClientSession {
     while (cancelRouter.has(key.processId, key.secretKey))
       key = newCancelKey(cancelRouter.instanceTag, cancelRouter.workerSlot);
     const { processId, secretKey } = upstream;
-    const unregister = cancelRouter.register(key.processId, key.secretKey, () => {
+    const cancelUpstream = () => {
       sendUpstreamCancel(this.deps.upstream, processId, secretKey).catch((error) =>
         this.log.warn('cancel forward failed', { error }),
       );
-    });
+    };
+    const unregister = cancelRouter.register(key.processId, key.secretKey, cancelUpstream);
     const greeting = [authenticationOk()];
     for (const [name, value] of upstream.parameters) greeting.push(parameterStatus(name, value));
     greeting.push(backendKeyData(key.processId, key.secretKey), readyForQuery('I'));
@@ -274,6 +275,7 @@ export class ClientSession {
       metrics: this.deps.metrics,
       log: this.log,
       idle: this.deps.idle,
+      cancelUpstream,
       onClose: () => {
         unregister();
         this.deps.metrics.data.connectionsActive--;

@@ -33,10 +33,21 @@ export interface RelayOptions {
   log: Logger;
   /** Ends sessions idle longer than `limits.idleTimeoutMs` (unless that is 0). */
   idle: IdleSweeper;
+  /** Asks the server to cancel the running statement (the row limit uses it). */
+  cancelUpstream: () => void;
   onClose: () => void;
 }
 
 const TERMINATE = Buffer.from([FrontendCode.Terminate, 0, 0, 0, 4]);
+
+/** Server messages the row limit looks at: rows, and the ends of a statement. */
+const ROW_LIMIT_CODES = [
+  BackendCode.DataRow,
+  BackendCode.CopyData,
+  BackendCode.CopyDone,
+  BackendCode.CommandComplete,
+  BackendCode.EmptyQueryResponse,
+];
 
 /**
  * The session's data path once both sides are authenticated. Client and server bytes are framed in both
@@ -58,6 +69,10 @@ export class Relay implements IdleCandidate {
   private lastActive = 0;
   private clientPaused = false;
   private upstreamPaused = false;
+  /** Rows (DataRow, COPY data) of the statement being answered, when the grant limits them. */
+  private rowsSent = 0;
+  /** Past the limit: further rows are dropped and the statement's end is replaced by an error. */
+  private cutting = false;
 
   constructor(private readonly options: RelayOptions) {
     const { limits, gate } = options;
@@ -76,9 +91,13 @@ export class Relay implements IdleCandidate {
       counted: [FrontendCode.Query, FrontendCode.Sync, FrontendCode.Execute, FrontendCode.FunctionCall],
       emit: (bytes) => this.toUpstream(bytes),
     });
+    const inspectFromServer = new Set<number>([BackendCode.ReadyForQuery, BackendCode.ErrorResponse]);
+    if (gate?.maxRows !== undefined) {
+      for (const code of ROW_LIMIT_CODES) inspectFromServer.add(code);
+    }
     this.serverFramer = new MessageFramer({
       allowed: BACKEND_SESSION_CODES,
-      inspect: new Set([BackendCode.ReadyForQuery, BackendCode.ErrorResponse]),
+      inspect: inspectFromServer,
       maxMessageLength: limits.maxServerMessageBytes,
       maxInspectedLength: limits.maxServerMessageBytes,
       onMessage: (code, message) => this.onServerMessage(code, message),
@@ -238,7 +257,14 @@ export class Relay implements IdleCandidate {
   }
 
   private onServerMessage(code: number, message: Buffer): Buffer | null | undefined {
+    if (code === BackendCode.DataRow || code === BackendCode.CopyData) return this.countRow();
+    if (code === BackendCode.CopyDone) return this.cutting ? null : undefined;
+    if (code === BackendCode.CommandComplete || code === BackendCode.EmptyQueryResponse) {
+      return this.endOfStatement();
+    }
     if (code === BackendCode.ReadyForQuery) {
+      this.rowsSent = 0;
+      this.cutting = false;
       this.readyCount++;
       this.transactionStatus = message[HEADER_LENGTH] ?? 0x49;
       if (this.refusals.size > 0) this.refusals.settle(this.readyCount);
@@ -249,12 +275,42 @@ export class Relay implements IdleCandidate {
       return undefined;
     }
     // ErrorResponse
+    if (this.cutting) return this.endOfStatement(); // most likely our own cancel landing
+    this.rowsSent = 0;
     this.options.metrics.data.errors++;
     const fields = decodeErrorFields(message.subarray(HEADER_LENGTH));
     this.lastServerErrorFatal = fields.severity === 'FATAL' || fields.severity === 'PANIC';
     if (this.refusals.size === 0) return undefined;
     const replacement = this.refusals.take(fields.message);
     return replacement ? errorResponse(replacement) : undefined;
+  }
+
+  /**
+   * The grant's row limit: rows beyond it are never sent. The server is asked to cancel the statement
+   * when nothing else is in flight behind it (a cancel can only name the session, and must not hit a
+   * pipelined statement that follows); otherwise the rest of its rows are just dropped.
+   */
+  private countRow(): null | undefined {
+    if (this.cutting) return null;
+    if (++this.rowsSent <= this.options.gate!.maxRows!) return undefined;
+    this.cutting = true;
+    if (this.outstanding <= 1) this.options.cancelUpstream();
+    return null;
+  }
+
+  /** A statement ended (CommandComplete, EmptyQuery, or its error): past the limit, it ends in an error. */
+  private endOfStatement(): Buffer | undefined {
+    this.rowsSent = 0;
+    if (!this.cutting) return undefined;
+    this.cutting = false;
+    this.options.metrics.data.errors++;
+    const limit = this.options.gate!.maxRows!;
+    return errorResponse({
+      severity: 'ERROR',
+      code: '54000',
+      message: `the statement returned more than ${limit} rows, the limit of this identity's grant`,
+      detail: `Rows after the first ${limit} were not sent.`,
+    });
   }
 
   /** Backpressure: a side that cannot keep up pauses the other until it drains. */

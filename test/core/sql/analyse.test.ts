@@ -121,10 +121,13 @@ describe('analyse', () => {
     ]);
   });
 
-  it('reports the parser’s own error with its position', () => {
+  it('reports the parser’s own error with its position in characters, as the server does', () => {
     expect(analyse('SELECT * FROM WHERE')).toEqual({
       ok: false,
       failure: { message: 'syntax error at or near "WHERE"', position: 15 },
+    });
+    expect(analyse("SELECT 'ünï' FORM t")).toMatchObject({
+      failure: { message: 'syntax error at or near "t"', position: 19 },
     });
   });
 

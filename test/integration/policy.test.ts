@@ -1,0 +1,360 @@
+import { writeFileSync } from 'node:fs';
+import { Client } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { startTestGateway, type TestGateway } from '../support/gateway';
+import { writeTestPolicy } from '../support/test-policy';
+
+const ssl = { rejectUnauthorized: false };
+
+function policy(grantExtras = '', rules = ''): string {
+  return `version: 1
+identities:
+  reporter: { issuer: local, claims: { sub: reporter } }
+  writer: { issuer: local, claims: { sub: writer } }
+grants:
+  - name: writers
+    to: [writer]
+    searchPath: any
+    allow: [read, write, ddl, session, transaction]
+    relations: { read: ["*"], write: ["*"] }
+    rules:
+      - name: bulk-deletes
+        decision: approve
+        reason: deleting every row needs a second pair of eyes
+        when: { commands: [DELETE], unbounded: true }
+  - name: reporting
+    to: [reporter]
+    readOnly: true
+    allow: [read, session, transaction]
+    relations:
+      read: [public.*, pg_catalog.*]
+      deny: [public.policy_secrets]
+${grantExtras}
+    rules:
+      - name: no-payroll
+        decision: deny
+        when: { relations: [public.payroll] }
+${rules}`;
+}
+
+async function connect(
+  gateway: TestGateway,
+  subject: string,
+  extra: Record<string, unknown> = {},
+): Promise<Client> {
+  const client = new Client({ ...gateway.connection(subject), ssl, ...extra });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+describe('statements decided by the policy', () => {
+  let gateway: TestGateway;
+  let file: string;
+  let writer: Client;
+
+  beforeAll(async () => {
+    file = writeTestPolicy(policy());
+    gateway = await startTestGateway({ policy: { file, reloadCheckMs: 100 } });
+    writer = await connect(gateway, 'writer');
+    await writer.query('DROP TABLE IF EXISTS policy_secrets, payroll, policy_notes');
+    await writer.query(
+      'CREATE TABLE policy_secrets (v text); CREATE TABLE payroll (v int); CREATE TABLE policy_notes (v text)',
+    );
+    await writer.query("INSERT INTO policy_notes VALUES ('a'), ('b')");
+  });
+  afterAll(async () => {
+    await writer.end();
+    await gateway.stop();
+  });
+
+  it('refuses with 42501 naming the grant and rule, in both protocols, and the session goes on', async () => {
+    const reporter = await connect(gateway, 'reporter');
+    try {
+      await expect(reporter.query('SELECT * FROM policy_secrets')).rejects.toMatchObject({
+        code: '42501',
+        message: 'permission denied by policy: relation policy_secrets is denied',
+        detail: 'grant "reporting", rule "relations", statement: SELECT',
+      });
+      await expect(
+        reporter.query({ text: 'SELECT v FROM payroll WHERE v > $1', values: [1] }),
+      ).rejects.toMatchObject({
+        code: '42501',
+        detail: 'grant "reporting", rule "no-payroll", statement: SELECT',
+      });
+      await expect(reporter.query('INSERT INTO policy_notes VALUES ($1)', ['x'])).rejects.toMatchObject({
+        code: '42501',
+        message: 'permission denied by policy: write statements (INSERT) are not allowed',
+      });
+      expect((await reporter.query('SELECT count(*)::int AS n FROM policy_notes')).rows[0].n).toBe(2);
+    } finally {
+      await reporter.end();
+    }
+  });
+
+  it('answers an approval rule with a refusal that says approval is required', async () => {
+    await expect(writer.query('DELETE FROM policy_notes')).rejects.toMatchObject({
+      code: '42501',
+      message: 'approval required by policy: deleting every row needs a second pair of eyes',
+      detail: 'grant "writers", rule "bulk-deletes", statement: DELETE',
+    });
+    await expect(writer.query("DELETE FROM policy_notes WHERE v = 'zzz'")).resolves.toMatchObject({
+      rowCount: 0,
+    });
+  });
+
+  it('refuses SQL its parser rejects with the parser’s message and position', async () => {
+    await expect(writer.query('SELECT * FORM policy_notes')).rejects.toMatchObject({
+      code: '42601',
+      message: 'syntax error at or near "FORM"',
+      position: '10',
+    });
+    expect((await writer.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
+  });
+
+  it('pushes the grant’s settings to the server, where RESET and DISCARD cannot undo them', async () => {
+    const reporter = await connect(gateway, 'reporter');
+    try {
+      const read = async () =>
+        (
+          await reporter.query(
+            "SELECT current_setting('default_transaction_read_only') AS ro, current_setting('search_path') AS sp",
+          )
+        ).rows[0];
+      expect(await read()).toEqual({ ro: 'on', sp: 'public' });
+      await reporter.query('RESET ALL');
+      await reporter.query('DISCARD ALL');
+      expect(await read()).toEqual({ ro: 'on', sp: 'public' });
+    } finally {
+      await reporter.end();
+    }
+  });
+
+  it('refuses a startup packet that tries to set a pinned setting', async () => {
+    await expect(
+      connect(gateway, 'reporter', { options: '-c default_transaction_read_only=off' }),
+    ).rejects.toMatchObject({
+      code: '42501',
+      message: 'startup parameter "options" may not set what the gateway sets for this session',
+    });
+  });
+
+  it('parses a very long statement off the event loop and decides it like any other', async () => {
+    const values = Array.from({ length: 4000 }, (_, i) => `('${'x'.repeat(10)}${i}')`).join(', ');
+    const insert = `INSERT INTO policy_notes VALUES ${values}`;
+    expect(insert.length).toBeGreaterThan(32 * 1024);
+    const reporter = await connect(gateway, 'reporter');
+    try {
+      const refused = reporter.query(insert).catch((error) => error);
+      // Meanwhile the process keeps serving.
+      expect((await writer.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
+      expect(await refused).toMatchObject({
+        code: '42501',
+        message: expect.stringContaining('write statements'),
+      });
+      await expect(writer.query(`${insert} RETURNING 1`)).resolves.toMatchObject({ rowCount: 4000 });
+      await writer.query("DELETE FROM policy_notes WHERE v LIKE 'xxxxxxxxxx%'");
+    } finally {
+      await reporter.end();
+    }
+  });
+
+  describe('reloads', () => {
+    afterEach(async () => {
+      writeFileSync(file, policy());
+      await new Promise((resolve) => setTimeout(resolve, 300)); // three checks: the next test starts from it
+    });
+
+    async function untilReloaded(check: () => Promise<boolean>): Promise<void> {
+      for (let i = 0; i < 100; i++) {
+        if (await check()) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error('the policy change did not take effect');
+    }
+
+    it('applies a changed file to open sessions without dropping them', async () => {
+      const reporter = await connect(gateway, 'reporter');
+      try {
+        await expect(reporter.query('SELECT * FROM policy_secrets')).rejects.toMatchObject({ code: '42501' });
+        writeFileSync(file, policy().replace('      deny: [public.policy_secrets]\n', ''));
+        await untilReloaded(() =>
+          reporter.query('SELECT * FROM policy_secrets').then(
+            () => true,
+            () => false,
+          ),
+        );
+      } finally {
+        await reporter.end();
+      }
+    });
+
+    it('keeps the policy in force when the new file does not load, and counts the failure', async () => {
+      const metric = async () =>
+        Number(
+          /^gatehouse_policy_reload_failures_total (\d+)/m.exec(
+            await (await fetch(`http://127.0.0.1:${gateway.healthPort}/metrics`)).text(),
+          )?.[1],
+        );
+      const before = await metric();
+      writeFileSync(file, `${policy()}\n    bogus: true\n`);
+      await untilReloaded(async () => (await metric()) > before);
+      const reporter = await connect(gateway, 'reporter');
+      try {
+        await expect(reporter.query('SELECT * FROM policy_secrets')).rejects.toMatchObject({ code: '42501' });
+      } finally {
+        await reporter.end();
+      }
+    });
+
+    it('ends the sessions of an identity the new policy no longer admits', async () => {
+      const reporter = await connect(gateway, 'reporter');
+      const ended = new Promise<{ code?: string }>((resolve) =>
+        reporter.on('error', (error) => resolve(error as { code?: string })),
+      );
+      writeFileSync(file, policy().replace('to: [reporter]', 'to: [writer]'));
+      expect(await ended).toMatchObject({ code: '57P01' });
+      await reporter.end().catch(() => undefined);
+      await expect(connect(gateway, 'reporter')).rejects.toMatchObject({ code: '28000' });
+    });
+  });
+});
+
+describe('per-identity limits', () => {
+  async function gatewayWith(limits: string, databases = ''): Promise<TestGateway> {
+    return startTestGateway({
+      policy: {
+        file: writeTestPolicy(`version: 1
+identities:
+  job: { issuer: local, claims: { sub: limited } }
+grants:
+  - name: limited
+    to: [job]
+    allow: [read, session, transaction]
+    relations: { read: ["*"] }
+    limits:
+${limits}
+${databases}`),
+      },
+    });
+  }
+
+  it('refuses connections over maxConnections with 53300', async () => {
+    const gateway = await gatewayWith('      maxConnections: 2');
+    const open = [await connect(gateway, 'limited'), await connect(gateway, 'limited')];
+    try {
+      await expect(connect(gateway, 'limited')).rejects.toMatchObject({ code: '53300' });
+      await open.pop()!.end();
+      const again = await connect(gateway, 'limited');
+      open.push(again);
+    } finally {
+      await Promise.all(open.map((c) => c.end()));
+      await gateway.stop();
+    }
+  });
+
+  it('caps upstream sessions per database over all identities', async () => {
+    const gateway = await gatewayWith(
+      '      maxRows: 1000000',
+      'databases:\n  postgres: { maxUpstreamConnections: 1 }\n',
+    );
+    const first = await connect(gateway, 'limited');
+    try {
+      await expect(connect(gateway, 'limited')).rejects.toMatchObject({
+        code: '53300',
+        message: expect.stringContaining('database "postgres"'),
+      });
+    } finally {
+      await first.end();
+      await gateway.stop();
+    }
+  });
+
+  it('ends the statement that returns more than maxRows, in results, cursors and COPY', async () => {
+    const gateway = await gatewayWith('      maxRows: 100');
+    const client = await connect(gateway, 'limited');
+    try {
+      await expect(client.query('SELECT g FROM generate_series(1, 100) g')).resolves.toMatchObject({
+        rowCount: 100,
+      });
+      await expect(client.query('SELECT g FROM generate_series(1, 100000) g')).rejects.toMatchObject({
+        code: '54000',
+      });
+      await expect(
+        client.query({ text: 'SELECT g FROM generate_series(1, $1::int) g', values: [500] }),
+      ).rejects.toMatchObject({ code: '54000' });
+      await client.query('BEGIN');
+      await client.query('DECLARE c CURSOR FOR SELECT g FROM generate_series(1, 1000) g');
+      await expect(client.query('FETCH 50 FROM c')).resolves.toMatchObject({ rowCount: 50 });
+      await expect(client.query('FETCH ALL FROM c')).rejects.toMatchObject({ code: '54000' });
+      await client.query('ROLLBACK');
+      const copied = await new Promise<{ code?: string }>((resolve) => {
+        const stream = client.query(copyTo('COPY (SELECT g FROM generate_series(1, 5000) g) TO STDOUT'));
+        stream.on('data', () => undefined);
+        stream.on('error', resolve);
+        stream.on('end', () => resolve({ code: 'completed' }));
+      });
+      expect(copied).toMatchObject({ code: '54000' });
+      expect((await client.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
+    } finally {
+      await client.end();
+      await gateway.stop();
+    }
+  });
+
+  it('pushes statementTimeoutMs to the server', async () => {
+    const gateway = await gatewayWith('      statementTimeoutMs: 200');
+    const client = await connect(gateway, 'limited');
+    try {
+      await expect(client.query('SELECT pg_sleep(2)')).rejects.toMatchObject({ code: '57014' });
+      await expect(client.query('SET statement_timeout = 0')).rejects.toMatchObject({ code: '42501' });
+    } finally {
+      await client.end();
+      await gateway.stop();
+    }
+  });
+
+  it('paces statements over statementsPerSecond instead of failing them', async () => {
+    const gateway = await gatewayWith('      statementsPerSecond: 20');
+    const client = await connect(gateway, 'limited');
+    try {
+      const started = performance.now();
+      for (let i = 0; i < 40; i++)
+        await client.query(i % 2 ? 'SELECT 1' : { text: 'SELECT $1::int', values: [i] });
+      // 20 go at once (the burst), the other 20 at 20 per second.
+      expect(performance.now() - started).toBeGreaterThan(900);
+    } finally {
+      await client.end();
+      await gateway.stop();
+    }
+  });
+
+  it('ends sessions at maxSessionSeconds', async () => {
+    const gateway = await gatewayWith('      maxSessionSeconds: 1');
+    const client = await connect(gateway, 'limited');
+    const ended = new Promise<{ code?: string }>((resolve) =>
+      client.on('error', (error) => resolve(error as { code?: string })),
+    );
+    try {
+      expect(await ended).toMatchObject({ code: '57P01' });
+    } finally {
+      await client.end().catch(() => undefined);
+      await gateway.stop();
+    }
+  });
+
+  it('refuses connections outside allowedHours', async () => {
+    const hour = new Date().getUTCHours();
+    const from = `${String((hour + 2) % 24).padStart(2, '0')}:00`;
+    const to = `${String((hour + 3) % 24).padStart(2, '0')}:00`;
+    const gateway = await gatewayWith(`      allowedHours: { from: "${from}", to: "${to}", timezone: UTC }`);
+    try {
+      await expect(connect(gateway, 'limited')).rejects.toMatchObject({
+        code: '28000',
+        message: expect.stringContaining('at this time'),
+      });
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
