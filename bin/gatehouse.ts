@@ -20,6 +20,13 @@ Usage:
       Prints a token of the local issuer, to use as the password.
   gatehouse serve
       Runs the gateway from the JSON configuration named by GATEHOUSE_CONFIG_FILE (what a container runs).
+  gatehouse policy check FILE
+      Validates a policy file; problems are printed as FILE:LINE:COLUMN.
+  gatehouse policy explain FILE --issuer ISSUER --claims '{"sub":"…"}' --database DB --sql "…" [--json]
+      Prints the decision for one statement, the grant and rule that made it, and the analysis.
+      Exit code 0 when allowed, 3 when not.
+  gatehouse policy test FILE
+      Runs the test cases in the policy file's \`tests\` section.
 `;
 
 function fail(message: string): never {
@@ -144,6 +151,16 @@ async function main(): Promise<void> {
       return token(rest);
     case 'serve':
       return serve();
+    case 'policy': {
+      const { policyCommand, UsageError } = await import('./policy-command.js');
+      try {
+        process.exitCode = await policyCommand(rest, (text) => process.stdout.write(text));
+      } catch (error) {
+        if (error instanceof UsageError) fail(error.message);
+        throw error;
+      }
+      return;
+    }
     case '--version':
     case 'version':
       process.stdout.write(`${VERSION}\n`);
