@@ -2,7 +2,7 @@ import { type Analysis, formatName, type QualifiedName, type StatementAnalysis }
 import { READ_ONLY_BUILTIN_FUNCTIONS } from '../sql/read-only-functions';
 import type { CompiledPolicy, Grant, Rule } from './compiled-policy';
 import { type NameGlob, nameMatches, nameMayMatch } from './glob';
-import { pinnedSettings } from './session-settings';
+import { allowedValue, pinnedSettings } from './session-settings';
 
 export type Outcome = 'allow' | 'deny' | 'approve';
 
@@ -85,7 +85,7 @@ function checkSettings(s: StatementAnalysis, grant: Grant): Decision | undefined
       );
     }
     const pin = pinned.get(change.name);
-    if (pin !== undefined && !(pin.allowValue !== undefined && change.value === pin.allowValue)) {
+    if (pin !== undefined && !allowedValue(pin, change.value)) {
       return deny(
         'pinned-settings',
         `${change.name} is set by the gateway for this session and cannot be changed`,

@@ -18,6 +18,14 @@ export function pinnedSettings(grant: Grant): ReadonlyMap<string, Pin> {
     ['role', {}],
     ['session_authorization', {}],
   ]);
+  if (!grant.allow.has('admin')) {
+    // The gateway must read statements as the server does: its parser assumes standard-conforming
+    // strings and receives UTF-8. With backslash escapes in plain strings, or a client encoding whose
+    // multibyte characters contain quote or backslash bytes, the server would see other statements.
+    map.set('standard_conforming_strings', { allowValue: 'on' });
+    map.set('client_encoding', { allowValue: 'UTF8' });
+    map.set('backslash_quote', {});
+  }
   if (grant.readOnly) {
     // Asking for read-only is always fine; READ WRITE is not.
     map.set('default_transaction_read_only', { allowValue: 'on' });
@@ -28,6 +36,14 @@ export function pinnedSettings(grant: Grant): ReadonlyMap<string, Pin> {
   pins = map;
   cache.set(grant, pins);
   return pins;
+}
+
+/** Whether a pinned setting may be set to `value` (`UTF8`, `utf-8` and `utf_8` are one value). */
+export function allowedValue(pin: Pin, value: string | undefined): boolean {
+  const canonical = (text: string) => text.toLowerCase().replace(/[-_]/g, '');
+  return (
+    pin.allowValue !== undefined && value !== undefined && canonical(value) === canonical(pin.allowValue)
+  );
 }
 
 function quoteIdentifier(name: string): string {

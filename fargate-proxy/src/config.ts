@@ -77,8 +77,16 @@ export const gatewayConfigSchema = z
             name: z.string().regex(/^[A-Za-z0-9_.-]+$/),
             /** The exact `iss` of its tokens. */
             issuer: z.string().min(1),
-            /** Required audience (one, or a list of which the token must carry one). */
-            audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+            /**
+             * Required audience (one, or a list of which the token must carry one). `null` only for
+             * issuers whose tokens carry none (Cognito access tokens), and then requiredClaims must
+             * pin the client (e.g. `client_id` and `token_use`).
+             */
+            audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1), z.null()]),
+            /** Claims every token must carry with one of the given values. */
+            requiredClaims: z
+              .record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)]))
+              .default({}),
             /** https:// URL of the issuer's JWKS, or file:// for a key set on disk (local mode). */
             jwksUri: z.string().regex(/^(https|file):\/\//, 'expected an https:// or file:// URI'),
             algorithms: z
@@ -107,7 +115,11 @@ export const gatewayConfigSchema = z
             /** After an unknown key id made the gateway fetch the JWKS, seconds before it may again. */
             jwksRefetchSeconds: z.number().int().min(1).default(60),
           })
-          .strict(),
+          .strict()
+          .refine((issuer) => issuer.audience !== null || Object.keys(issuer.requiredClaims).length > 0, {
+            message: 'an issuer without an audience needs requiredClaims that pin the client',
+            path: ['requiredClaims'],
+          }),
       )
       .min(1)
       .refine(

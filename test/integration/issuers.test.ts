@@ -180,3 +180,52 @@ describe('repeated failures from one address', () => {
     }
   });
 });
+
+describe('an issuer without audiences (Cognito access tokens)', () => {
+  it('pins the client with required claims instead', async () => {
+    const cognito = otherIssuer();
+    const ISS = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_example';
+    const gateway = await startTestGateway({
+      issuers: [
+        {
+          name: 'cognito',
+          issuer: ISS,
+          audience: null,
+          requiredClaims: { token_use: 'access', client_id: ['reporting-client'] },
+          jwksUri: cognito.jwksUri,
+        },
+      ],
+      policy: {
+        file: writeTestPolicy(`version: 1
+identities:
+  reporting: { issuer: cognito, claims: { client_id: reporting-client, scope: "*gatehouse/connect*" } }
+grants:
+  - { name: reporting, to: [reporting], allow: [read] }
+`),
+      },
+    });
+    try {
+      const token = (claims: Record<string, unknown>) =>
+        cognito.sign(
+          { sub: 'reporting-client', iss: ISS, aud: undefined, token_use: 'access', ...claims },
+          300,
+        );
+      expect(
+        await connect(gateway, token({ client_id: 'reporting-client', scope: 'gatehouse/connect' })),
+      ).toEqual({
+        message: 'connected',
+      });
+      expect(await connect(gateway, token({ client_id: 'other-client' }))).toMatchObject({
+        code: '28000',
+        detail: 'check failed: required-claim',
+      });
+      expect(await connect(gateway, token({ client_id: 'reporting-client', token_use: 'id' }))).toMatchObject(
+        {
+          detail: 'check failed: required-claim',
+        },
+      );
+    } finally {
+      await gateway.stop();
+    }
+  });
+});

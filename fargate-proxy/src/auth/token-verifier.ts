@@ -38,6 +38,7 @@ export type TokenRejection =
   | 'unknown-key'
   | 'missing-subject'
   | 'algorithm-not-allowed'
+  | 'required-claim'
   | 'keys-unavailable';
 
 /** A token that failed a check; `reason` says which, and is safe to show the client and to audit. */
@@ -63,7 +64,9 @@ export interface IssuerSettings {
   /** Short name for policies and logs (`github`, `local`…). */
   name: string;
   issuer: string;
-  audience: string | string[];
+  audience: string | string[] | null;
+  /** Claims every token must carry with one of the given values. */
+  requiredClaims: Readonly<Record<string, string | readonly string[]>>;
   jwksUri: string;
   /** Signature algorithms accepted from this issuer; anything else is refused before any key work. */
   algorithms: string[];
@@ -202,6 +205,16 @@ export class JwksTokenVerifier implements TokenVerifier {
       payload = (await verifier.verify(token)) as Record<string, unknown>;
     } catch (error) {
       throw rejection(error);
+    }
+    for (const [claim, allowed] of Object.entries(settings.requiredClaims)) {
+      const value = payload[claim];
+      const accepted = typeof allowed === 'string' ? [allowed] : allowed;
+      if (typeof value !== 'string' || !accepted.includes(value)) {
+        throw new TokenRejectedError(
+          'required-claim',
+          `token claim "${claim}" does not have an accepted value`,
+        );
+      }
     }
     const subject = payload[settings.subjectClaim];
     if (typeof subject !== 'string' || subject === '') {

@@ -41,6 +41,7 @@ export class SessionPolicy implements StatementGate {
   /** Set when a held statement's turn came: the statement, asked about again, goes without waiting. */
   private turnGranted = false;
   readonly maxRows: number | undefined;
+  readonly requiresUtf8: boolean;
 
   constructor(
     private readonly context: SessionPolicyContext,
@@ -50,6 +51,8 @@ export class SessionPolicy implements StatementGate {
     private currentGrant: Grant,
   ) {
     this.maxRows = currentGrant.limits.maxRows;
+    // Admin grants may switch the client encoding; everyone else is read as UTF-8, as the parser reads.
+    this.requiresUtf8 = !currentGrant.allow.has('admin');
   }
 
   get grant(): Grant {

@@ -1,6 +1,6 @@
 import { analyse } from '../../../core/sql/analyse';
 import type { Analysis, AnalysisResult } from '../../../core/sql/analysis';
-import { normalise } from '../../../core/sql/parser';
+import { literalFreeKey } from '../../../core/sql/literal-free-key';
 import { LruCache } from './lru-cache';
 import type { ParsePool } from './parse-pool';
 
@@ -38,7 +38,7 @@ export class StatementAnalyser {
       return known;
     }
     if (sql.length > this.options.offloadChars) return this.offload(sql);
-    const key = simpleQuery ? normalise(sql) : undefined;
+    const key = simpleQuery ? literalFreeKey(sql) : undefined;
     if (key !== undefined) {
       const shared = this.literalFree.get(key);
       if (shared) return { ok: true, analysis: shared };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pinnedSettings } from '../../../core/policy/session-settings';
+import { allowedValue, pinnedSettings } from '../../../core/policy/session-settings';
 import type { FailureThrottle } from '../auth/failure-throttle';
 import type { TokenVerifier, VerifiedIdentity } from '../auth/token-verifier';
 import { TokenRejectedError } from '../auth/token-verifier';
@@ -190,7 +190,8 @@ export class ClientSession {
     const parameters: Record<string, string> = { database };
     for (const [name, value] of start.parameters) {
       if (NOT_FORWARDED.has(name)) continue;
-      if (pinned.has(name) || (name === 'options' && optionsTouch(value, pinned))) {
+      const pin = pinned.get(name);
+      if ((pin && !allowedValue(pin, value)) || (name === 'options' && optionsTouch(value, pinned))) {
         throw new SessionError(
           '42501',
           `startup parameter "${name}" may not set what the gateway sets for this session`,

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
@@ -39,6 +40,14 @@ export interface RelayOptions {
 }
 
 const TERMINATE = Buffer.from([FrontendCode.Terminate, 0, 0, 0, 4]);
+
+/** The statement text's bytes in a Query or Parse message (Parse: after the statement name). */
+function statementBytes(code: number, message: Buffer): Buffer {
+  let start = HEADER_LENGTH;
+  if (code === FrontendCode.Parse) start = message.indexOf(0, start) + 1;
+  const end = message.indexOf(0, start);
+  return message.subarray(start, end === -1 ? message.length : end);
+}
 
 /** Server messages the row limit looks at: rows, and the ends of a statement. */
 const ROW_LIMIT_CODES = [
@@ -227,6 +236,18 @@ export class Relay implements IdleCandidate {
       const pace = gate.onExecute?.();
       if (pace) this.hold(pace);
       return undefined;
+    }
+    if (gate.requiresUtf8 && !isUtf8(statementBytes(code, message))) {
+      this.options.metrics.data.refusals++;
+      const refusal = { sqlstate: '22021', message: 'invalid byte sequence for encoding "UTF8"' };
+      const marker = this.refusals.add(refusalFields(refusal), this.readyCount + this.outstanding + 1);
+      if (code === FrontendCode.Query) return encodeQuery(marker);
+      const parse = decodeParse(message);
+      return encodeParse({
+        statementName: parse.statementName,
+        query: marker,
+        parameterTypes: parse.parameterTypes,
+      });
     }
     if (code === FrontendCode.Query) {
       const verdict = gate.onQuery(decodeQuery(message), facts);

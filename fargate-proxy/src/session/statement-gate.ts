@@ -35,6 +35,8 @@ export interface StatementGate {
   onExecute?(): Promise<unknown> | undefined;
   /** Rows one statement may return before it is ended (undefined: no limit). */
   readonly maxRows?: number;
+  /** Statement text that is not valid UTF-8 is refused (22021) before the gate sees it. */
+  readonly requiresUtf8?: boolean;
 }
 
 export function refusalFields(refusal: Refusal): PgErrorFields {
