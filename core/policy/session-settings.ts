@@ -7,18 +7,19 @@ export interface Pin {
 
 const cache = new WeakMap<Grant, ReadonlyMap<string, Pin>>();
 
-/**
- * Settings the client may not change in a session under this grant. The role is always pinned:
- * changing it is changing who the session is.
- */
+/** Settings the client may not change in a session under this grant. */
 export function pinnedSettings(grant: Grant): ReadonlyMap<string, Pin> {
   let pins = cache.get(grant);
   if (pins) return pins;
-  const map = new Map<string, Pin>([
-    ['role', {}],
-    ['session_authorization', {}],
-  ]);
-  if (!grant.allow.has('admin')) {
+  const map = new Map<string, Pin>();
+  const admin = grant.allow.has('admin');
+  if (grant.role !== undefined || !admin) {
+    // Changing the role is changing who the session is; only an admin grant that does not name a
+    // role may (SET ROLE is admin class anyway).
+    map.set('role', {});
+    map.set('session_authorization', {});
+  }
+  if (!admin) {
     // The gateway must read statements as the server does: its parser assumes standard-conforming
     // strings and receives UTF-8. With backslash escapes in plain strings, or a client encoding whose
     // multibyte characters contain quote or backslash bytes, the server would see other statements.

@@ -1,28 +1,37 @@
 /**
- * A bounded map that forgets the least recently used entry first. Map keeps insertion order, so a hit
- * moves its entry to the end and the first key is always the oldest.
+ * A bounded cache that keeps what is used: two generations of at most `capacity / 2` entries each.
+ * Entries are added to the young generation; when it is full it becomes the old one and the previous
+ * old generation is dropped. A hit in the old generation moves the entry back to the young one. A hit
+ * in the young generation — the common case for a hot statement — is a single Map lookup, where a
+ * strict LRU would delete and re-insert on every hit.
  */
 export class LruCache<K, V> {
-  private readonly entries = new Map<K, V>();
+  private young = new Map<K, V>();
+  private old = new Map<K, V>();
+  private readonly half: number;
 
-  constructor(private readonly capacity: number) {}
+  constructor(capacity: number) {
+    this.half = Math.ceil(capacity / 2);
+  }
 
   get(key: K): V | undefined {
-    const value = this.entries.get(key);
-    if (value === undefined) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    return value;
+    const hot = this.young.get(key);
+    if (hot !== undefined) return hot;
+    const cold = this.old.get(key);
+    if (cold !== undefined) this.set(key, cold);
+    return cold;
   }
 
   set(key: K, value: V): void {
-    if (this.capacity === 0) return;
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as K);
+    if (this.half === 0) return;
+    if (this.young.size >= this.half) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(key, value);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.young.size + this.old.size;
   }
 }

@@ -32,17 +32,18 @@ export class StatementAnalyser {
   }
 
   analyse(sql: string, simpleQuery: boolean): AnalysisResult | Promise<void> {
+    // Simple queries: the literal-free form first, it is what hits for statements with literals.
+    const key = simpleQuery && sql.length <= this.options.offloadChars ? literalFreeKey(sql) : undefined;
+    if (key !== undefined) {
+      const shared = this.literalFree.get(key);
+      if (shared) return { ok: true, analysis: shared };
+    }
     const known = this.exact.get(sql) ?? this.finished.get(sql);
     if (known) {
       this.finished.delete(sql);
       return known;
     }
     if (sql.length > this.options.offloadChars) return this.offload(sql);
-    const key = simpleQuery ? literalFreeKey(sql) : undefined;
-    if (key !== undefined) {
-      const shared = this.literalFree.get(key);
-      if (shared) return { ok: true, analysis: shared };
-    }
     const result = analyse(sql);
     if (result.ok && key !== undefined && !result.analysis.literalSensitive)
       this.literalFree.set(key, result.analysis);
