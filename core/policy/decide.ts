@@ -1,5 +1,5 @@
 import { type Analysis, formatName, type QualifiedName, type StatementAnalysis } from '../sql/analysis';
-import { READ_ONLY_BUILTIN_FUNCTIONS } from '../sql/read-only-functions';
+import { CATALOG_RELATION_NAMES, READ_ONLY_BUILTIN_FUNCTIONS } from '../sql/read-only-functions';
 import type { CompiledPolicy, Grant, Rule } from './compiled-policy';
 import { type NameGlob, nameMatches, nameMayMatch } from './glob';
 import { allowedValue, pinnedSettings } from './session-settings';
@@ -21,6 +21,12 @@ export interface PreparedStatements {
   get(name: string): StatementAnalysis | undefined;
 }
 
+/**
+ * Bind parameter values as text (null: SQL NULL or not readable as text). Undefined when the statement
+ * is decided before its parameters are known (at Parse): then what depends on them is left for Bind.
+ */
+export type Parameters = readonly (string | null)[] | undefined;
+
 const NONE: PreparedStatements = { get: () => undefined };
 const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
 
@@ -32,27 +38,49 @@ function deny(rule: string, reason: string, statement: StatementAnalysis): Decis
   return { outcome: 'deny', rule, reason, statement };
 }
 
+type Kind = 'relation' | 'function';
+
 /**
- * The schemas an unqualified name may resolve to. PostgreSQL searches pg_catalog first, and every
- * catalogue relation is named pg_*; with the search path left to the client the schema is unknown.
+ * The schemas an unqualified name may resolve to. PostgreSQL searches pg_catalog first: a relation
+ * resolves there when pg_catalog has one of that name; for functions, every pg_* name is assumed to.
+ * With the search path left to the client the schema is unknown.
  */
-function candidates(name: QualifiedName, grant: Grant): { schema: string | undefined; name: string }[] {
+function candidates(
+  name: QualifiedName,
+  grant: Grant,
+  kind: Kind,
+): { schema: string | undefined; name: string }[] {
   if (name.schema !== undefined) return [{ schema: name.schema, name: name.name }];
   const schemas =
     grant.searchPath === 'any'
       ? [{ schema: undefined, name: name.name }]
       : grant.searchPath.map((schema) => ({ schema, name: name.name }));
-  return name.name.startsWith('pg_') ? [{ schema: 'pg_catalog', name: name.name }, ...schemas] : schemas;
+  const catalogue = kind === 'relation' ? CATALOG_RELATION_NAMES.has(name.name) : name.name.startsWith('pg_');
+  return catalogue ? [{ schema: 'pg_catalog', name: name.name }, ...schemas] : schemas;
 }
 
 /** Every place the name may resolve to is covered by the allow globs. */
-function covered(globs: readonly NameGlob[], name: QualifiedName, grant: Grant): boolean {
-  return candidates(name, grant).every((c) => globs.some((glob) => nameMatches(glob, c.schema, c.name)));
+function covered(
+  globs: readonly NameGlob[],
+  name: QualifiedName,
+  grant: Grant,
+  kind: Kind = 'relation',
+): boolean {
+  return candidates(name, grant, kind).every((c) =>
+    globs.some((glob) => nameMatches(glob, c.schema, c.name)),
+  );
 }
 
 /** Some place the name may resolve to is named by the globs (deny globs, rule conditions). */
-function mayBe(globs: readonly NameGlob[], name: QualifiedName, grant: Grant): boolean {
-  return candidates(name, grant).some((c) => globs.some((glob) => nameMayMatch(glob, c.schema, c.name)));
+function mayBe(
+  globs: readonly NameGlob[],
+  name: QualifiedName,
+  grant: Grant,
+  kind: Kind = 'relation',
+): boolean {
+  return candidates(name, grant, kind).some((c) =>
+    globs.some((glob) => nameMayMatch(glob, c.schema, c.name)),
+  );
 }
 
 function ruleMatches(rule: Rule, s: StatementAnalysis, grant: Grant): boolean {
@@ -64,7 +92,7 @@ function ruleMatches(rule: Rule, s: StatementAnalysis, grant: Grant): boolean {
   const writes = rule.writes;
   if (writes && !s.writes.some((n) => mayBe(writes, n, grant))) return false;
   const functions = rule.functions;
-  if (functions && !s.functions.some((n) => mayBe(functions, n, grant))) return false;
+  if (functions && !s.functions.some((n) => mayBe(functions, n, grant, 'function'))) return false;
   return true;
 }
 
@@ -74,9 +102,24 @@ function builtinReadOnly(name: QualifiedName): boolean {
   );
 }
 
-function checkSettings(s: StatementAnalysis, grant: Grant): Decision | undefined {
+/** Whether deciding the statement needs its bind parameters (a setting named by one). */
+export function dependsOnParameters(analysis: Analysis): boolean {
+  return analysis.statements.some((s) =>
+    s.settings.some((c) => c.nameParameter !== undefined || c.valueParameter !== undefined),
+  );
+}
+
+function checkSettings(s: StatementAnalysis, grant: Grant, parameters: Parameters): Decision | undefined {
   const pinned = pinnedSettings(grant);
-  for (const change of s.settings) {
+  for (const setting of s.settings) {
+    let change = setting;
+    if (setting.nameParameter !== undefined || setting.valueParameter !== undefined) {
+      if (parameters === undefined) continue; // decided at Bind
+      const name = setting.nameParameter !== undefined ? parameters[setting.nameParameter - 1] : setting.name;
+      const value =
+        setting.valueParameter !== undefined ? parameters[setting.valueParameter - 1] : setting.value;
+      change = { name: name?.toLowerCase() ?? undefined, value: value ?? undefined };
+    }
     if (change.name === undefined) {
       return deny(
         'pinned-settings',
@@ -96,10 +139,21 @@ function checkSettings(s: StatementAnalysis, grant: Grant): Decision | undefined
   return undefined;
 }
 
+/**
+ * Writing the catalogues (pg_settings is set_config in disguise) is for admin grants that pin nothing;
+ * anyone else could undo what the gateway pins or change what it relies on.
+ */
+function mayWriteCatalogues(grant: Grant): boolean {
+  return grant.allow.has('admin') && pinnedSettings(grant).size === 0;
+}
+
 function checkRelations(s: StatementAnalysis, grant: Grant): Decision | undefined {
   for (const name of s.writes) {
     const shown = formatName(name);
-    if (candidates(name, grant).some((c) => c.schema !== undefined && SYSTEM_SCHEMAS.has(c.schema))) {
+    const inCatalogue = candidates(name, grant, 'relation').some(
+      (c) => c.schema !== undefined && SYSTEM_SCHEMAS.has(c.schema),
+    );
+    if (inCatalogue && !mayWriteCatalogues(grant)) {
       return deny('system-catalogs', `writing the system catalogue ${shown} is not allowed`, s);
     }
     if (mayBe(grant.denied, name, grant)) return deny('relations', `relation ${shown} is denied`, s);
@@ -115,7 +169,7 @@ function checkRelations(s: StatementAnalysis, grant: Grant): Decision | undefine
 
 function checkFunctions(s: StatementAnalysis, grant: Grant): Decision | undefined {
   for (const name of s.functions) {
-    if (builtinReadOnly(name) || covered(grant.functions, name, grant)) continue;
+    if (builtinReadOnly(name) || covered(grant.functions, name, grant, 'function')) continue;
     return deny(
       'functions',
       `function ${formatName(name)} is not known to be read-only and is not allowed`,
@@ -123,7 +177,7 @@ function checkFunctions(s: StatementAnalysis, grant: Grant): Decision | undefine
     );
   }
   for (const operator of s.operators) {
-    if (!covered(grant.functions, { name: operator }, grant)) {
+    if (!covered(grant.functions, { name: operator }, grant, 'function')) {
       return deny('functions', `operator ${operator} is not built in and is not allowed`, s);
     }
   }
@@ -135,6 +189,7 @@ function decideOne(
   grant: Grant,
   s: StatementAnalysis,
   prepared: PreparedStatements,
+  parameters: Parameters,
 ): Decision {
   if (s.executes !== undefined) {
     const target = prepared.get(s.executes);
@@ -145,7 +200,7 @@ function decideOne(
         s,
       );
     }
-    const decision = decideOne(policy, grant, target, prepared);
+    const decision = decideOne(policy, grant, target, prepared, undefined);
     if (decision.outcome !== 'allow') return decision;
   }
   let approval: Decision | undefined;
@@ -159,7 +214,7 @@ function decideOne(
   if (!approval && policy.unknownStatements === 'deny' && (s.class === 'unknown' || s.opaque.length > 0)) {
     return deny('unknown-statements', s.opaque[0] ?? `${s.command} cannot be classified`, s);
   }
-  const settings = checkSettings(s, grant);
+  const settings = checkSettings(s, grant, parameters);
   if (settings) return settings;
   if (approval) return approval;
   if (!grant.allow.has(s.class)) {
@@ -177,10 +232,11 @@ export function decide(
   grant: Grant,
   analysis: Analysis,
   prepared: PreparedStatements = NONE,
+  parameters?: Parameters,
 ): Decision {
   let approval: Decision | undefined;
   for (const statement of analysis.statements) {
-    const decision = decideOne(policy, grant, statement, prepared);
+    const decision = decideOne(policy, grant, statement, prepared, parameters);
     if (decision.outcome === 'deny') return decision;
     if (decision.outcome === 'approve') approval ??= decision;
   }

@@ -29,6 +29,10 @@ export interface SettingChange {
   readonly name: string | undefined;
   /** The new value as text, when it is a literal. */
   readonly value?: string;
+  /** When the name is a bind parameter (`set_config($1, …)`): its number, 1-based. */
+  readonly nameParameter?: number;
+  /** When the value is a bind parameter: its number, 1-based. */
+  readonly valueParameter?: number;
 }
 
 export interface StatementAnalysis {

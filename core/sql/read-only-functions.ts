@@ -1,4 +1,4 @@
-import { CATALOG_OPERATORS, NON_VOLATILE_CATALOG_FUNCTIONS } from './builtins.generated';
+import { CATALOG_OPERATORS, CATALOG_RELATIONS, NON_VOLATILE_CATALOG_FUNCTIONS } from './builtins.generated';
 
 /**
  * Built-in functions that cannot change the database or read data they are not handed. The server
@@ -52,3 +52,6 @@ export const READ_ONLY_BUILTIN_FUNCTIONS: ReadonlySet<string> = new Set(
 export const WRITING_BUILTIN_FUNCTIONS: ReadonlySet<string> = new Set(['nextval', 'setval', 'pg_notify']);
 
 export const BUILTIN_OPERATORS: ReadonlySet<string> = new Set(CATALOG_OPERATORS.split(' '));
+
+/** Relations of pg_catalog, which the server searches before the search path. */
+export const CATALOG_RELATION_NAMES: ReadonlySet<string> = new Set(CATALOG_RELATIONS.split(' '));

@@ -192,11 +192,14 @@ export class TreeWalker {
     if (name.name === 'set_config') {
       const args = Array.isArray(body.args) ? body.args : [];
       const setting = constantText(args[0]);
-      this.found.settings.push(
-        setting === undefined
-          ? { name: undefined }
-          : { name: setting.toLowerCase(), value: constantText(args[1]) },
-      );
+      const nameParameter = parameterNumber(args[0]);
+      const valueParameter = parameterNumber(args[1]);
+      this.found.settings.push({
+        name: setting?.toLowerCase(),
+        value: constantText(args[1]),
+        ...(nameParameter !== undefined ? { nameParameter } : {}),
+        ...(valueParameter !== undefined ? { valueParameter } : {}),
+      });
     }
   }
 
@@ -272,6 +275,15 @@ export class TreeWalker {
       }
     }
   }
+}
+
+/** `$n` (possibly cast, `$1::text`): n; anything else undefined. */
+function parameterNumber(value: unknown): number | undefined {
+  if (!isNode(value)) return undefined;
+  const ref = value.ParamRef as Node | undefined;
+  if (ref) return Number(ref.number);
+  const cast = value.TypeCast as Node | undefined;
+  return cast ? parameterNumber(cast.arg) : undefined;
 }
 
 /** READ ONLY is the constant 1, READ WRITE 0 (which the JSON leaves out). */

@@ -358,3 +358,38 @@ ${databases}`),
     }
   });
 });
+
+describe('decisions that need the bind parameters', () => {
+  it('checks set_config($1, $2) at Bind: allowed for a free setting, refused for a pinned one', async () => {
+    const gateway = await startTestGateway({
+      policy: {
+        file: writeTestPolicy(`version: 1
+identities: { job: { issuer: local, claims: { sub: binder } } }
+grants:
+  - { name: binder, to: [job], allow: [read, session], relations: { read: ["*"] }, functions: [set_config] }
+`),
+      },
+    });
+    const client = await connect(gateway, 'binder');
+    try {
+      const set = (name: string, value: string) =>
+        client.query({ text: 'SELECT set_config($1, $2, false) AS v', values: [name, value] });
+      await expect(set('application_name', 'bound')).resolves.toMatchObject({ rows: [{ v: 'bound' }] });
+      await expect(set('search_path', 'evil')).rejects.toMatchObject({
+        code: '42501',
+        message:
+          'permission denied by policy: search_path is set by the gateway for this session and cannot be changed',
+      });
+      // The same named statement, bound again with other values, is decided again.
+      const named = (name: string) =>
+        client.query({ name: 'setter', text: 'SELECT set_config($1, $2, false) AS v', values: [name, 'x'] });
+      await expect(named('application_name')).resolves.toMatchObject({ rows: [{ v: 'x' }] });
+      await expect(named('role')).rejects.toMatchObject({ code: '42501' });
+      await expect(named('application_name')).resolves.toMatchObject({ rows: [{ v: 'x' }] });
+      expect((await client.query("SELECT current_setting('search_path') AS p")).rows[0].p).toBe('public');
+    } finally {
+      await client.end();
+      await gateway.stop();
+    }
+  });
+});

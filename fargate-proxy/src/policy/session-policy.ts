@@ -1,8 +1,8 @@
 import { withinAllowedHours } from '../../../core/policy/allowed-hours';
 import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
-import { type Decision, decide } from '../../../core/policy/decide';
+import { type Decision, decide, dependsOnParameters } from '../../../core/policy/decide';
 import type { Analysis, StatementAnalysis } from '../../../core/sql/analysis';
-import type { ParseMessage } from '../protocol/frontend-messages';
+import type { BindMessage, ParseMessage } from '../protocol/frontend-messages';
 import type { Refusal, StatementGate, Verdict } from '../session/statement-gate';
 import type { StatementAnalyser } from './statement-analyser';
 import type { StatementPacer } from './statement-pacer';
@@ -38,6 +38,8 @@ function cachedDecision(policy: CompiledPolicy, grant: Grant, analysis: Analysis
  */
 export class SessionPolicy implements StatementGate {
   private readonly prepared = new Map<string, StatementAnalysis>();
+  /** Extended-protocol statements whose decision waits for their Bind parameters, by statement name. */
+  private readonly awaitingBind = new Map<string, Analysis>();
   /** Set when a held statement's turn came: the statement, asked about again, goes without waiting. */
   private turnGranted = false;
   readonly maxRows: number | undefined;
@@ -96,10 +98,30 @@ export class SessionPolicy implements StatementGate {
   }
 
   onParse(parse: ParseMessage): Verdict {
-    return this.judge(parse.query, false);
+    this.awaitingBind.delete(parse.statementName);
+    return this.judge(parse.query, false, parse.statementName);
   }
 
-  private judge(sql: string, simpleQuery: boolean): Refusal | Promise<void> | undefined {
+  get awaitsBind(): boolean {
+    return this.awaitingBind.size > 0;
+  }
+
+  /** The rest of the decision of a statement that depends on its parameters (read as text). */
+  onBind(bind: BindMessage): Refusal | undefined {
+    const analysis = this.awaitingBind.get(bind.statementName);
+    if (!analysis) return undefined;
+    const parameters = bind.parameters.map((value, i) =>
+      value === null || bind.parameterFormats[i] !== 0 ? null : value.toString('utf8'),
+    );
+    const decision = decide(this.policy, this.currentGrant, analysis, this.prepared, parameters);
+    return decision.outcome === 'allow' ? undefined : refusalFor(decision, this.currentGrant);
+  }
+
+  private judge(
+    sql: string,
+    simpleQuery: boolean,
+    statementName?: string,
+  ): Refusal | Promise<void> | undefined {
     const grant = this.currentGrant;
     if (sql.length > this.context.maxStatementChars) {
       return {
@@ -127,6 +149,12 @@ export class SessionPolicy implements StatementGate {
       };
     }
     const { analysis } = result;
+    if (statementName !== undefined && dependsOnParameters(analysis)) {
+      const decision = decide(this.policy, grant, analysis, this.prepared);
+      if (decision.outcome !== 'allow') return refusalFor(decision, grant);
+      this.awaitingBind.set(statementName, analysis);
+      return undefined;
+    }
     const stateful = analysis.statements.some((s) => s.executes !== undefined);
     const decision = stateful
       ? decide(this.policy, grant, analysis, this.prepared)

@@ -56,6 +56,44 @@ export function encodeParse(parse: ParseMessage): Buffer {
   return writer.message(FrontendCode.Parse);
 }
 
+export interface BindMessage {
+  portal: string;
+  statementName: string;
+  /** Per parameter: 0 text, 1 binary (already expanded from the 0/1/n format-code forms). */
+  parameterFormats: number[];
+  /** Parameter values; null for SQL NULL. */
+  parameters: (Buffer | null)[];
+}
+
+/**
+ * Bind: String portal, String statement, Int16 n + Int16[n] parameter formats, Int16 m + m values
+ * (Int32 length, -1 for NULL, then bytes), Int16 k + Int16[k] result formats.
+ */
+export function decodeBind(message: Buffer): BindMessage {
+  const reader = bodyReader(message, FrontendCode.Bind);
+  const portal = reader.cstring();
+  const statementName = reader.cstring();
+  const formatCount = reader.int16();
+  const formats: number[] = [];
+  for (let i = 0; i < formatCount; i++) formats.push(reader.int16());
+  const count = reader.int16();
+  if (formatCount < 0 || count < 0) throw new ProtocolError('negative count in Bind');
+  if (formatCount > 1 && formatCount !== count)
+    throw new ProtocolError('Bind has parameter formats for a different count');
+  const parameters: (Buffer | null)[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = reader.int32();
+    parameters.push(length === -1 ? null : reader.bytes(length));
+  }
+  const resultFormats = reader.int16();
+  for (let i = 0; i < resultFormats; i++) reader.int16();
+  expectEnd(reader, 'Bind');
+  const parameterFormats = parameters.map((_, i) =>
+    formatCount === 0 ? 0 : formatCount === 1 ? formats[0]! : formats[i]!,
+  );
+  return { portal, statementName, parameterFormats, parameters };
+}
+
 /** PasswordMessage: String password (here, the token). */
 export function decodePassword(message: Buffer): string {
   const reader = bodyReader(message, FrontendCode.Password);

@@ -12,7 +12,13 @@ import {
 } from '../protocol/codes';
 import { decodeErrorFields } from '../protocol/error-fields';
 import { MessageTooLongError, ProtocolError } from '../protocol/errors';
-import { decodeParse, decodeQuery, encodeParse, encodeQuery } from '../protocol/frontend-messages';
+import {
+  decodeBind,
+  decodeParse,
+  decodeQuery,
+  encodeParse,
+  encodeQuery,
+} from '../protocol/frontend-messages';
 import { MessageFramer } from '../protocol/message-framer';
 import type { IdleCandidate, IdleSweeper } from './idle-sweeper';
 import { PendingRefusals } from './refusals';
@@ -237,6 +243,7 @@ export class Relay implements IdleCandidate {
       if (pace) this.hold(pace);
       return undefined;
     }
+    if (code === FrontendCode.Bind) return this.onBind(gate, message);
     if (gate.requiresUtf8 && !isUtf8(statementBytes(code, message))) {
       this.options.metrics.data.refusals++;
       const refusal = { sqlstate: '22021', message: 'invalid byte sequence for encoding "UTF8"' };
@@ -262,6 +269,8 @@ export class Relay implements IdleCandidate {
     }
     const parse = decodeParse(message);
     const verdict = gate.onParse(parse, facts);
+    // Binds are looked at only while a statement's decision waits for its parameters.
+    if (gate.onBind) this.clientFramer.setInspected(FrontendCode.Bind, gate.awaitsBind === true);
     if (verdict === undefined) return undefined;
     if (verdict instanceof Promise) {
       this.hold(verdict);
@@ -275,6 +284,19 @@ export class Relay implements IdleCandidate {
       query: marker,
       parameterTypes: parse.parameterTypes,
     });
+  }
+
+  /**
+   * A Bind refused by the gate is replaced by a Parse of the refusal marker under a name of the
+   * gateway's own, so the server fails it at the Bind's place (and skips to Sync) without touching the
+   * client's statements.
+   */
+  private onBind(gate: StatementGate, message: Buffer): Buffer | undefined {
+    const refusal = gate.onBind?.(decodeBind(message));
+    if (!refusal) return undefined;
+    this.options.metrics.data.refusals++;
+    const marker = this.refusals.add(refusalFields(refusal), this.readyCount + this.outstanding + 1);
+    return encodeParse({ statementName: 'gatehouse_refused_bind', query: marker, parameterTypes: [] });
   }
 
   private onServerMessage(code: number, message: Buffer): Buffer | null | undefined {

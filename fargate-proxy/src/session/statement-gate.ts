@@ -1,5 +1,5 @@
 import type { PgErrorFields } from '../protocol/error-fields';
-import type { ParseMessage } from '../protocol/frontend-messages';
+import type { BindMessage, ParseMessage } from '../protocol/frontend-messages';
 
 /** Why the gateway refuses a statement: sent to the client as an ERROR in place of the statement's result. */
 export interface Refusal {
@@ -33,6 +33,12 @@ export interface StatementGate {
    * second). Simple queries are paced in onQuery.
    */
   onExecute?(): Promise<unknown> | undefined;
+  /**
+   * Decides a Bind, for statements whose decision needs their parameters. The relay only hands Binds
+   * over while `awaitsBind` is true.
+   */
+  onBind?(bind: BindMessage): Refusal | undefined;
+  readonly awaitsBind?: boolean;
   /** Rows one statement may return before it is ended (undefined: no limit). */
   readonly maxRows?: number;
   /** Statement text that is not valid UTF-8 is refused (22021) before the gate sees it. */

@@ -215,11 +215,20 @@ describe('decisions', () => {
     });
   });
 
-  it('refuses writes to system catalogues even to a grant that may write everywhere', () => {
-    const dba = grant(policy, { ...reportJob, claims: { groups: 'dba' } }, 'demo');
-    expect(decision(policy, dba, "UPDATE pg_settings SET setting = 'off' WHERE name = 'x'")).toMatchObject({
+  it('refuses writes to system catalogues unless the grant is admin and pins nothing', () => {
+    expect(
+      decision(policy, writers, "UPDATE pg_settings SET setting = 'off' WHERE name = 'x'"),
+    ).toMatchObject({
       outcome: 'deny',
       rule: 'system-catalogs',
+    });
+    // A user table whose name merely starts with pg_ is not the catalogue.
+    expect(decision(policy, writers, 'INSERT INTO pg_lsn_tbl VALUES (1)')).toMatchObject({
+      outcome: 'allow',
+    });
+    const dba = grant(policy, { ...reportJob, claims: { groups: 'dba' } }, 'demo');
+    expect(decision(policy, dba, "UPDATE pg_settings SET setting = 'off' WHERE name = 'x'")).toMatchObject({
+      outcome: 'allow',
     });
     expect(decision(policy, dba, 'DROP TABLE whatever; SET search_path = x')).toMatchObject({
       outcome: 'allow',

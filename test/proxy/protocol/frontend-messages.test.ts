@@ -1,13 +1,14 @@
 import fc from 'fast-check';
 import { ProtocolError } from '../../../fargate-proxy/src/protocol/errors';
 import {
+  decodeBind,
   decodeParse,
   decodePassword,
   decodeQuery,
   encodeParse,
   encodeQuery,
 } from '../../../fargate-proxy/src/protocol/frontend-messages';
-import { cstr, parse, query, typed } from '../../support/wire';
+import { bind, cstr, int16, int32, parse, query, typed } from '../../support/wire';
 
 /** Every proper prefix of a message, with its length field adjusted to claim exactly that much. */
 function truncations(message: Buffer): Buffer[] {
@@ -29,6 +30,42 @@ describe('frontend message decoders', () => {
       parameterTypes: [23, 0xffffffff],
     });
     expect(decodePassword(typed('p', cstr('eyJ.token')))).toBe('eyJ.token');
+    expect(decodeBind(bind('p1', 's1', ['role', 'x']))).toEqual({
+      portal: 'p1',
+      statementName: 's1',
+      parameterFormats: [0, 0],
+      parameters: [Buffer.from('role'), Buffer.from('x')],
+    });
+  });
+
+  it('decode Bind with one format for all, per-parameter formats and NULLs', () => {
+    const message = typed(
+      'B',
+      Buffer.concat([
+        cstr(''),
+        cstr('s'),
+        int16(1),
+        int16(1),
+        int16(2),
+        int32(-1),
+        int32(2),
+        Buffer.from([1, 2]),
+        int16(0),
+      ]),
+    );
+    expect(decodeBind(message)).toEqual({
+      portal: '',
+      statementName: 's',
+      parameterFormats: [1, 1],
+      parameters: [null, Buffer.from([1, 2])],
+    });
+    const mismatched = typed(
+      'B',
+      Buffer.concat([cstr(''), cstr(''), int16(2), int16(0), int16(0), int16(1), int32(0), int16(0)]),
+    );
+    expect(() => decodeBind(mismatched)).toThrow(ProtocolError);
+    for (const cut of truncations(bind('p', 's', ['abc'])))
+      expect(() => decodeBind(cut)).toThrow(ProtocolError);
   });
 
   it('round-trip through their encoders, byte for byte', () => {
