@@ -59,28 +59,41 @@ function candidates(
   return catalogue ? [{ schema: 'pg_catalog', name: name.name }, ...schemas] : schemas;
 }
 
-/** Every place the name may resolve to is covered by the allow globs. */
+/**
+ * Whether the globs name the places an unqualified or qualified name may resolve to: all of them
+ * (`cover`, for allow globs) or possibly one of them (`touch`, for deny globs and rule conditions,
+ * where a name of unknown schema may be in any schema).
+ */
+function globsMatch(
+  globs: readonly NameGlob[],
+  name: QualifiedName,
+  grant: Grant,
+  kind: Kind,
+  mode: 'cover' | 'touch',
+): boolean {
+  const match = mode === 'cover' ? nameMatches : nameMayMatch;
+  const named = (c: { schema: string | undefined; name: string }) =>
+    globs.some((glob) => match(glob, c.schema, c.name));
+  const places = candidates(name, grant, kind);
+  return mode === 'cover' ? places.every(named) : places.some(named);
+}
+
 function covered(
   globs: readonly NameGlob[],
   name: QualifiedName,
   grant: Grant,
   kind: Kind = 'relation',
 ): boolean {
-  return candidates(name, grant, kind).every((c) =>
-    globs.some((glob) => nameMatches(glob, c.schema, c.name)),
-  );
+  return globsMatch(globs, name, grant, kind, 'cover');
 }
 
-/** Some place the name may resolve to is named by the globs (deny globs, rule conditions). */
 function mayBe(
   globs: readonly NameGlob[],
   name: QualifiedName,
   grant: Grant,
   kind: Kind = 'relation',
 ): boolean {
-  return candidates(name, grant, kind).some((c) =>
-    globs.some((glob) => nameMayMatch(glob, c.schema, c.name)),
-  );
+  return globsMatch(globs, name, grant, kind, 'touch');
 }
 
 function ruleMatches(rule: Rule, s: StatementAnalysis, grant: Grant): boolean {

@@ -2,7 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { startTestGateway, type TestGateway } from '../support/gateway';
+import { spawnGateway } from '../support/gateway-process';
+import { fieldsOf, RawClient } from '../support/raw-client';
 import { writeTestPolicy } from '../support/test-policy';
+import { query, typed } from '../support/wire';
 
 const ssl = { rejectUnauthorized: false };
 
@@ -221,6 +224,13 @@ describe('statements decided by the policy', () => {
 });
 
 describe('per-identity limits', () => {
+  let gateway: TestGateway | undefined;
+
+  afterEach(async () => {
+    await gateway?.stop();
+    gateway = undefined;
+  });
+
   async function gatewayWith(limits: string, databases = ''): Promise<TestGateway> {
     return startTestGateway({
       policy: {
@@ -240,7 +250,7 @@ ${databases}`),
   }
 
   it('refuses connections over maxConnections with 53300', async () => {
-    const gateway = await gatewayWith('      maxConnections: 2');
+    gateway = await gatewayWith('      maxConnections: 2');
     const open = [await connect(gateway, 'limited'), await connect(gateway, 'limited')];
     try {
       await expect(connect(gateway, 'limited')).rejects.toMatchObject({ code: '53300' });
@@ -249,12 +259,11 @@ ${databases}`),
       open.push(again);
     } finally {
       await Promise.all(open.map((c) => c.end()));
-      await gateway.stop();
     }
   });
 
   it('caps upstream sessions per database over all identities', async () => {
-    const gateway = await gatewayWith(
+    gateway = await gatewayWith(
       '      maxRows: 1000000',
       'databases:\n  postgres: { maxUpstreamConnections: 1 }\n',
     );
@@ -266,12 +275,11 @@ ${databases}`),
       });
     } finally {
       await first.end();
-      await gateway.stop();
     }
   });
 
   it('ends the statement that returns more than maxRows, in results, cursors and COPY', async () => {
-    const gateway = await gatewayWith('      maxRows: 100');
+    gateway = await gatewayWith('      maxRows: 100');
     const client = await connect(gateway, 'limited');
     try {
       await expect(client.query('SELECT g FROM generate_series(1, 100) g')).resolves.toMatchObject({
@@ -298,24 +306,22 @@ ${databases}`),
       expect((await client.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
     } finally {
       await client.end();
-      await gateway.stop();
     }
   });
 
   it('pushes statementTimeoutMs to the server', async () => {
-    const gateway = await gatewayWith('      statementTimeoutMs: 200');
+    gateway = await gatewayWith('      statementTimeoutMs: 200');
     const client = await connect(gateway, 'limited');
     try {
       await expect(client.query('SELECT pg_sleep(2)')).rejects.toMatchObject({ code: '57014' });
       await expect(client.query('SET statement_timeout = 0')).rejects.toMatchObject({ code: '42501' });
     } finally {
       await client.end();
-      await gateway.stop();
     }
   });
 
   it('paces statements over statementsPerSecond instead of failing them', async () => {
-    const gateway = await gatewayWith('      statementsPerSecond: 20');
+    gateway = await gatewayWith('      statementsPerSecond: 20');
     const client = await connect(gateway, 'limited');
     try {
       const started = performance.now();
@@ -325,12 +331,11 @@ ${databases}`),
       expect(performance.now() - started).toBeGreaterThan(900);
     } finally {
       await client.end();
-      await gateway.stop();
     }
   });
 
   it('ends sessions at maxSessionSeconds', async () => {
-    const gateway = await gatewayWith('      maxSessionSeconds: 1');
+    gateway = await gatewayWith('      maxSessionSeconds: 1');
     const client = await connect(gateway, 'limited');
     const ended = new Promise<{ code?: string }>((resolve) =>
       client.on('error', (error) => resolve(error as { code?: string })),
@@ -339,7 +344,6 @@ ${databases}`),
       expect(await ended).toMatchObject({ code: '57P01' });
     } finally {
       await client.end().catch(() => undefined);
-      await gateway.stop();
     }
   });
 
@@ -347,15 +351,11 @@ ${databases}`),
     const hour = new Date().getUTCHours();
     const from = `${String((hour + 2) % 24).padStart(2, '0')}:00`;
     const to = `${String((hour + 3) % 24).padStart(2, '0')}:00`;
-    const gateway = await gatewayWith(`      allowedHours: { from: "${from}", to: "${to}", timezone: UTC }`);
-    try {
-      await expect(connect(gateway, 'limited')).rejects.toMatchObject({
-        code: '28000',
-        message: expect.stringContaining('at this time'),
-      });
-    } finally {
-      await gateway.stop();
-    }
+    gateway = await gatewayWith(`      allowedHours: { from: "${from}", to: "${to}", timezone: UTC }`);
+    await expect(connect(gateway, 'limited')).rejects.toMatchObject({
+      code: '28000',
+      message: expect.stringContaining('at this time'),
+    });
   });
 });
 
@@ -391,5 +391,83 @@ grants:
       await client.end();
       await gateway.stop();
     }
+  });
+});
+
+describe('bad input', () => {
+  let gateway: TestGateway;
+
+  beforeAll(async () => {
+    gateway = await startTestGateway({
+      policy: {
+        maxStatementBytes: 65536,
+        file: writeTestPolicy(`version: 1
+identities: { job: { issuer: local, claims: { sub: careless } } }
+grants:
+  - { name: careless, to: [job], allow: [read], relations: { read: ["*"] } }
+`),
+      },
+    });
+  });
+  afterAll(async () => {
+    await gateway.stop();
+  });
+
+  it('refuses a statement over the size cap with 54000, and the session goes on', async () => {
+    const client = await connect(gateway, 'careless');
+    try {
+      await expect(client.query(`SELECT '${'x'.repeat(70_000)}'`)).rejects.toMatchObject({ code: '54000' });
+      expect((await client.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('refuses a statement nested too deeply for the parser with its message', async () => {
+    const client = await connect(gateway, 'careless');
+    try {
+      const deep = `SELECT ${'('.repeat(10_000)}1${')'.repeat(10_000)}`;
+      await expect(client.query(deep)).rejects.toMatchObject({
+        code: '42601',
+        message: expect.stringContaining('memory exhausted'),
+      });
+      expect((await client.query('SELECT 2 AS ok')).rows[0].ok).toBe(2);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('refuses statement text that is not valid UTF-8 with 22021', async () => {
+    const raw = await RawClient.connect(gateway.port);
+    try {
+      await raw.startTls();
+      expect((await raw.login(gateway.token('careless'))).at(-1)?.code).toBe('Z');
+      raw.write(
+        typed(
+          'Q',
+          Buffer.concat([
+            Buffer.from("SELECT '"),
+            Buffer.from([0xff, 0xfe]),
+            Buffer.from("'"),
+            Buffer.from([0]),
+          ]),
+        ),
+      );
+      const replies = await raw.until('Z');
+      expect(fieldsOf(replies.find((m) => m.code === 'E')!)).toMatchObject({ C: '22021' });
+      raw.write(query('SELECT 3'));
+      expect((await raw.until('Z')).some((m) => m.code === 'D')).toBe(true);
+    } finally {
+      raw.close();
+    }
+  });
+});
+
+describe('a policy file that does not load', () => {
+  it('stops the gateway from starting, naming file:line:column', async () => {
+    const file = writeTestPolicy('version: 1\ngrants:\n  - name: x\n    to: [nobody]\n');
+    await expect(spawnGateway({ policy: { file } })).rejects.toThrow(
+      `${file}:4:10: unknown identity or group "nobody"`,
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -59,6 +59,12 @@ describe('gatehouse local', () => {
     ).rows[0];
     expect(counts.customers).toBeGreaterThanOrEqual(1000);
     expect(counts.accounts).toBeGreaterThanOrEqual(1000);
+    // The demo policy (copied to the home on first start) makes the CI identity read-only.
+    expect(existsSync(path.join(home, 'policy.yaml'))).toBe(true);
+    await expect(client.query('DELETE FROM customers')).rejects.toMatchObject({
+      code: '42501',
+      detail: expect.stringContaining('grant "read-only"'),
+    });
     // The CLI mints tokens for any identity from the same issuer.
     const minted = execFileSync(process.execPath, [
       CLI,

@@ -1,5 +1,5 @@
 import { analyse } from '../../../core/sql/analyse';
-import type { Analysis, AnalysisResult } from '../../../core/sql/analysis';
+import type { AnalysisResult } from '../../../core/sql/analysis';
 import { literalFreeKey } from '../../../core/sql/literal-free-key';
 import { LruCache } from './lru-cache';
 import type { ParsePool } from './parse-pool';
@@ -21,7 +21,8 @@ export interface AnalyserOptions {
  */
 export class StatementAnalyser {
   private readonly exact: LruCache<string, AnalysisResult>;
-  private readonly literalFree: LruCache<string, Analysis>;
+  /** Results, not bare analyses: a hit returns the stored object, allocating nothing. */
+  private readonly literalFree: LruCache<string, AnalysisResult>;
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Offloaded results waiting for their caller to ask again (the LRU may be disabled or full). */
   private readonly finished = new Map<string, AnalysisResult>();
@@ -36,7 +37,7 @@ export class StatementAnalyser {
     const key = simpleQuery && sql.length <= this.options.offloadChars ? literalFreeKey(sql) : undefined;
     if (key !== undefined) {
       const shared = this.literalFree.get(key);
-      if (shared) return { ok: true, analysis: shared };
+      if (shared) return shared;
     }
     const known = this.exact.get(sql) ?? this.finished.get(sql);
     if (known) {
@@ -46,7 +47,7 @@ export class StatementAnalyser {
     if (sql.length > this.options.offloadChars) return this.offload(sql);
     const result = analyse(sql);
     if (result.ok && key !== undefined && !result.analysis.literalSensitive)
-      this.literalFree.set(key, result.analysis);
+      this.literalFree.set(key, result);
     else this.exact.set(sql, result);
     return result;
   }

@@ -22,7 +22,13 @@ import {
 import { MessageFramer } from '../protocol/message-framer';
 import type { IdleCandidate, IdleSweeper } from './idle-sweeper';
 import { PendingRefusals } from './refusals';
-import { refusalFields, type SessionFacts, type StatementGate } from './statement-gate';
+import {
+  type Refusal,
+  refusalFields,
+  type SessionFacts,
+  type StatementGate,
+  type Verdict,
+} from './statement-gate';
 
 export interface RelayLimits {
   maxClientMessageBytes: number;
@@ -46,6 +52,8 @@ export interface RelayOptions {
 }
 
 const TERMINATE = Buffer.from([FrontendCode.Terminate, 0, 0, 0, 4]);
+
+const INVALID_UTF8: Refusal = { sqlstate: '22021', message: 'invalid byte sequence for encoding "UTF8"' };
 
 /** The statement text's bytes in a Query or Parse message (Parse: after the statement name). */
 function statementBytes(code: number, message: Buffer): Buffer {
@@ -244,46 +252,39 @@ export class Relay implements IdleCandidate {
       return undefined;
     }
     if (code === FrontendCode.Bind) return this.onBind(gate, message);
-    if (gate.requiresUtf8 && !isUtf8(statementBytes(code, message))) {
-      this.options.metrics.data.refusals++;
-      const refusal = { sqlstate: '22021', message: 'invalid byte sequence for encoding "UTF8"' };
-      const marker = this.refusals.add(refusalFields(refusal), this.readyCount + this.outstanding + 1);
-      if (code === FrontendCode.Query) return encodeQuery(marker);
-      const parse = decodeParse(message);
-      return encodeParse({
-        statementName: parse.statementName,
-        query: marker,
-        parameterTypes: parse.parameterTypes,
-      });
+    const parse = code === FrontendCode.Parse ? decodeParse(message) : undefined;
+    const text = parse ? parse.query : decodeQuery(message);
+    let verdict: Verdict;
+    // Invalid UTF-8 decodes to U+FFFD: only then are the bytes checked (valid text rarely has one).
+    if (gate.requiresUtf8 && text.includes('\uFFFD') && !isUtf8(statementBytes(code, message))) {
+      verdict = INVALID_UTF8;
+    } else if (parse) {
+      verdict = gate.onParse(parse, facts);
+      // Binds are looked at only while a statement's decision waits for its parameters.
+      if (gate.onBind) this.clientFramer.setInspected(FrontendCode.Bind, gate.awaitsBind === true);
+    } else {
+      verdict = gate.onQuery(text, facts);
     }
-    if (code === FrontendCode.Query) {
-      const verdict = gate.onQuery(decodeQuery(message), facts);
-      if (verdict === undefined) return undefined;
-      if (verdict instanceof Promise) {
-        this.hold(verdict);
-        return undefined;
-      }
-      this.options.metrics.data.refusals++;
-      // This Query's own ReadyForQuery closes it.
-      return encodeQuery(this.refusals.add(refusalFields(verdict), this.readyCount + this.outstanding + 1));
-    }
-    const parse = decodeParse(message);
-    const verdict = gate.onParse(parse, facts);
-    // Binds are looked at only while a statement's decision waits for its parameters.
-    if (gate.onBind) this.clientFramer.setInspected(FrontendCode.Bind, gate.awaitsBind === true);
     if (verdict === undefined) return undefined;
     if (verdict instanceof Promise) {
       this.hold(verdict);
       return undefined;
     }
+    // A refused Query is closed by its own ReadyForQuery; a refused Parse by the next Sync's.
+    const marker = this.addRefusal(verdict);
+    return parse
+      ? encodeParse({
+          statementName: parse.statementName,
+          query: marker,
+          parameterTypes: parse.parameterTypes,
+        })
+      : encodeQuery(marker);
+  }
+
+  /** Registers a refusal; the text returned makes the server fail in the refused statement's place. */
+  private addRefusal(refusal: Refusal): string {
     this.options.metrics.data.refusals++;
-    // Closed by the ReadyForQuery of the next Sync.
-    const marker = this.refusals.add(refusalFields(verdict), this.readyCount + this.outstanding + 1);
-    return encodeParse({
-      statementName: parse.statementName,
-      query: marker,
-      parameterTypes: parse.parameterTypes,
-    });
+    return this.refusals.add(refusalFields(refusal), this.readyCount + this.outstanding + 1);
   }
 
   /**
@@ -294,9 +295,11 @@ export class Relay implements IdleCandidate {
   private onBind(gate: StatementGate, message: Buffer): Buffer | undefined {
     const refusal = gate.onBind?.(decodeBind(message));
     if (!refusal) return undefined;
-    this.options.metrics.data.refusals++;
-    const marker = this.refusals.add(refusalFields(refusal), this.readyCount + this.outstanding + 1);
-    return encodeParse({ statementName: 'gatehouse_refused_bind', query: marker, parameterTypes: [] });
+    return encodeParse({
+      statementName: 'gatehouse_refused_bind',
+      query: this.addRefusal(refusal),
+      parameterTypes: [],
+    });
   }
 
   private onServerMessage(code: number, message: Buffer): Buffer | null | undefined {
