@@ -37,8 +37,13 @@ export interface Summary {
   idle: IdleResult;
 }
 
-/** The goals from the performance issue; printed beside the measurements, never enforced. */
+/**
+ * The goals from the issues, printed beside the measurements, never enforced. The bench always runs
+ * with the realistic policy on (bench/bench-policy.yaml): the policy targets (issue 3) apply to it, and
+ * the data-path targets (issue 2, set for a gateway without policy) are shown against it as well.
+ */
 const TARGETS = { tpsRatio: 0.85, cpuRatio: 1.5, addedLatencyUs: 60, idleKb: 40 };
+const POLICY_TARGETS = { tpsRatio: 0.8, cpuRatio: 1.8 };
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -158,13 +163,19 @@ export function formatReport(
         'gateway / pgbouncer TPS',
         ratio(simple.gatewayToPgbouncerTps),
         ratio(prepared.gatewayToPgbouncerTps),
-        `≥ ${TARGETS.tpsRatio}: ${verdict(shown(Math.min(simple.gatewayToPgbouncerTps, prepared.gatewayToPgbouncerTps), 2) >= TARGETS.tpsRatio)}`,
+        ((worst: number) =>
+          `policy ≥ ${POLICY_TARGETS.tpsRatio}: ${verdict(worst >= POLICY_TARGETS.tpsRatio)}; data path ≥ ${TARGETS.tpsRatio}: ${verdict(worst >= TARGETS.tpsRatio)}`)(
+          shown(Math.min(simple.gatewayToPgbouncerTps, prepared.gatewayToPgbouncerTps), 2),
+        ),
       ],
       [
         'gateway / pgbouncer CPU per txn',
         ratio(simple.gatewayToPgbouncerCpu),
         ratio(prepared.gatewayToPgbouncerCpu),
-        `≤ ${TARGETS.cpuRatio}: ${verdict(shown(Math.max(simple.gatewayToPgbouncerCpu, prepared.gatewayToPgbouncerCpu), 2) <= TARGETS.cpuRatio)}`,
+        ((worst: number) =>
+          `policy ≤ ${POLICY_TARGETS.cpuRatio}: ${verdict(worst <= POLICY_TARGETS.cpuRatio)}; data path ≤ ${TARGETS.cpuRatio}: ${verdict(worst <= TARGETS.cpuRatio)}`)(
+          shown(Math.max(simple.gatewayToPgbouncerCpu, prepared.gatewayToPgbouncerCpu), 2),
+        ),
       ],
       ['gateway / direct TPS', ratio(simple.gatewayToDirectTps), ratio(prepared.gatewayToDirectTps), ''],
       [
