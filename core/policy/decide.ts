@@ -78,34 +78,21 @@ function globsMatch(
   return mode === 'cover' ? places.every(named) : places.some(named);
 }
 
-function covered(
-  globs: readonly NameGlob[],
-  name: QualifiedName,
-  grant: Grant,
-  kind: Kind = 'relation',
-): boolean {
-  return globsMatch(globs, name, grant, kind, 'cover');
-}
-
-function mayBe(
-  globs: readonly NameGlob[],
-  name: QualifiedName,
-  grant: Grant,
-  kind: Kind = 'relation',
-): boolean {
-  return globsMatch(globs, name, grant, kind, 'touch');
-}
-
 function ruleMatches(rule: Rule, s: StatementAnalysis, grant: Grant): boolean {
   if (rule.commands && !rule.commands.has(s.command)) return false;
   if (rule.classes && !rule.classes.has(s.class)) return false;
   if (rule.unbounded !== undefined && rule.unbounded !== s.unbounded) return false;
   const relations = rule.relations;
-  if (relations && ![...s.reads, ...s.writes].some((n) => mayBe(relations, n, grant))) return false;
+  if (
+    relations &&
+    ![...s.reads, ...s.writes].some((n) => globsMatch(relations, n, grant, 'relation', 'touch'))
+  )
+    return false;
   const writes = rule.writes;
-  if (writes && !s.writes.some((n) => mayBe(writes, n, grant))) return false;
+  if (writes && !s.writes.some((n) => globsMatch(writes, n, grant, 'relation', 'touch'))) return false;
   const functions = rule.functions;
-  if (functions && !s.functions.some((n) => mayBe(functions, n, grant, 'function'))) return false;
+  if (functions && !s.functions.some((n) => globsMatch(functions, n, grant, 'function', 'touch')))
+    return false;
   return true;
 }
 
@@ -169,20 +156,24 @@ function checkRelations(s: StatementAnalysis, grant: Grant): Decision | undefine
     if (inCatalogue && !mayWriteCatalogues(grant)) {
       return deny('system-catalogs', `writing the system catalogue ${shown} is not allowed`, s);
     }
-    if (mayBe(grant.denied, name, grant)) return deny('relations', `relation ${shown} is denied`, s);
-    if (!covered(grant.writes, name, grant)) return deny('relations', `writing ${shown} is not allowed`, s);
+    if (globsMatch(grant.denied, name, grant, 'relation', 'touch'))
+      return deny('relations', `relation ${shown} is denied`, s);
+    if (!globsMatch(grant.writes, name, grant, 'relation', 'cover'))
+      return deny('relations', `writing ${shown} is not allowed`, s);
   }
   for (const name of s.reads) {
     const shown = formatName(name);
-    if (mayBe(grant.denied, name, grant)) return deny('relations', `relation ${shown} is denied`, s);
-    if (!covered(grant.reads, name, grant)) return deny('relations', `reading ${shown} is not allowed`, s);
+    if (globsMatch(grant.denied, name, grant, 'relation', 'touch'))
+      return deny('relations', `relation ${shown} is denied`, s);
+    if (!globsMatch(grant.reads, name, grant, 'relation', 'cover'))
+      return deny('relations', `reading ${shown} is not allowed`, s);
   }
   return undefined;
 }
 
 function checkFunctions(s: StatementAnalysis, grant: Grant): Decision | undefined {
   for (const name of s.functions) {
-    if (builtinReadOnly(name) || covered(grant.functions, name, grant, 'function')) continue;
+    if (builtinReadOnly(name) || globsMatch(grant.functions, name, grant, 'function', 'cover')) continue;
     return deny(
       'functions',
       `function ${formatName(name)} is not known to be read-only and is not allowed`,
@@ -190,7 +181,7 @@ function checkFunctions(s: StatementAnalysis, grant: Grant): Decision | undefine
     );
   }
   for (const operator of s.operators) {
-    if (!covered(grant.functions, { name: operator }, grant, 'function')) {
+    if (!globsMatch(grant.functions, { name: operator }, grant, 'function', 'cover')) {
       return deny('functions', `operator ${operator} is not built in and is not allowed`, s);
     }
   }
