@@ -1,0 +1,89 @@
+/**
+ * The audit record types, version 1 (documented in docs/audit-records.md, JSON schema in
+ * docs/audit-records.schema.json). Every record carries `prev`, the SHA-256 of the canonical JSON of
+ * the previous record of the same session (the first one chains to the session id), and `hash`, the
+ * SHA-256 of its own canonical JSON without `hash`.
+ */
+export const AUDIT_SCHEMA_VERSION = 1;
+
+export interface IdentityFacts {
+  issuer: string;
+  subject: string;
+  claims: Record<string, unknown>;
+}
+
+export interface SourceFacts {
+  address: string;
+  vpcEndpointId?: string;
+}
+
+interface RecordBase {
+  v: typeof AUDIT_SCHEMA_VERSION;
+  session: string;
+  /** Position in the session's chain, from 0. */
+  seq: number;
+  /** Microseconds since the epoch. */
+  time: number;
+  /** The writer (gateway instance and worker) that wrote it. */
+  writer: string;
+  prev: string;
+  hash: string;
+}
+
+export interface SessionStartRecord extends RecordBase {
+  type: 'session-start';
+  identity?: IdentityFacts;
+  source: SourceFacts;
+  database: string;
+  /** accepted, or the check that failed (expired, no-grant, …). */
+  authentication: 'accepted' | string;
+  grant?: string;
+  role?: string;
+  policyDigest?: string;
+  error?: { sqlstate: string; message: string };
+}
+
+export interface StatementRecord extends RecordBase {
+  type: 'statement';
+  start: number;
+  end: number;
+  protocol: 'simple' | 'extended';
+  /** Statement text, with password-bearing statements redacted. */
+  text: string;
+  /** SHA-256 of the exact bytes the client sent, before any redaction. */
+  textSha256: string;
+  redacted?: boolean;
+  parameters?: { format: 'text' | 'binary'; sha256: string | null }[];
+  command?: string;
+  class?: string;
+  reads?: string[];
+  writes?: string[];
+  decision: 'allowed' | 'refused' | 'approved' | 'denied' | 'timed-out';
+  rule?: string;
+  outcome: { tag?: string; rows?: number; sqlstate?: string; suspended?: boolean };
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface SessionEndRecord extends RecordBase {
+  type: 'session-end';
+  reason: string;
+  statements: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface PolicyReloadRecord extends RecordBase {
+  type: 'policy-reload';
+  digest: string;
+  previous: string;
+  outcome: 'applied' | 'rejected';
+  error?: string;
+}
+
+export type AuditRecord = SessionStartRecord | StatementRecord | SessionEndRecord | PolicyReloadRecord;
+
+/** A record before it is chained: what callers fill in. */
+export type RecordBody<R extends AuditRecord = AuditRecord> = R extends AuditRecord
+  ? Omit<R, 'v' | 'seq' | 'prev' | 'hash' | 'writer' | 'session'>
+  : never;

@@ -1,0 +1,142 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LocalDigestSigner } from '../../../core/audit/digest';
+import type { StatementRecord } from '../../../core/audit/records';
+import { type ProblemKind, verifyStore } from '../../../core/audit/verify';
+import { AuditWriter } from '../../../fargate-proxy/src/audit/audit-writer';
+import { readWriterDirectory } from '../../../fargate-proxy/src/audit/local-store';
+import { silentLogger } from '../../../fargate-proxy/src/observability/logger';
+
+const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const signer = new LocalDigestSigner(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+const publicKey = signer.publicKeyPem();
+
+const read = readWriterDirectory;
+
+function statement(text: string, time: number) {
+  return {
+    type: 'statement' as const,
+    time,
+    start: time,
+    end: time + 10,
+    protocol: 'simple' as const,
+    text,
+    textSha256: 'x'.repeat(64),
+    decision: 'allowed' as const,
+    outcome: { tag: 'SELECT 1', rows: 1 },
+    bytesIn: 10,
+    bytesOut: 20,
+  };
+}
+
+/** A store with two sessions over three digests; returns its directory. */
+async function sampleStore(): Promise<string> {
+  const directory = path.join(mkdtempSync(path.join(os.tmpdir(), 'gh-audit-')), 'i-1-w0');
+  let clock = 1_700_000_000_000;
+  const writer = new AuditWriter({
+    directory,
+    writer: 'i-1-w0',
+    signer,
+    flushMs: 60_000,
+    digestIntervalMs: 600_000,
+    log: silentLogger,
+    now: () => clock,
+  });
+  for (let i = 0; i < 5; i++)
+    writer.append<StatementRecord>('s1', statement(`SELECT ${i}`, clock * 1000 + i));
+  clock += 1000;
+  await writer.digest();
+  for (let i = 0; i < 3; i++)
+    writer.append<StatementRecord>('s2', statement(`SELECT ${i}`, clock * 1000 + i));
+  writer.append<StatementRecord>('s1', statement('SELECT 5', clock * 1000));
+  clock += 1000;
+  await writer.digest();
+  clock += 1000;
+  await writer.close();
+  return directory;
+}
+
+function kinds(directory: string): ProblemKind[] {
+  return verifyStore([read(directory)], publicKey).problems.map((p) => p.kind);
+}
+
+describe('the audit store and its verification', () => {
+  it('verifies an untouched store', async () => {
+    const directory = await sampleStore();
+    const report = verifyStore([read(directory)], publicKey);
+    expect(report).toMatchObject({ ok: true, digests: 3, chunks: 2, sessions: 2, records: 9, problems: [] });
+  });
+
+  it('detects a changed byte in any record', async () => {
+    const directory = await sampleStore();
+    const file = path.join(directory, 'chunk-0.jsonl');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('SELECT 3', 'SELECT 4'));
+    expect(kinds(directory)).toEqual(expect.arrayContaining(['chunk-altered', 'record-altered']));
+  });
+
+  it('detects a removed record, even with the chunk digest recomputed by the attacker', async () => {
+    const directory = await sampleStore();
+    const file = path.join(directory, 'chunk-0.jsonl');
+    const lines = readFileSync(file, 'utf8').split('\n');
+    writeFileSync(file, [...lines.slice(0, 2), ...lines.slice(3)].join('\n'));
+    expect(kinds(directory)).toEqual(expect.arrayContaining(['chunk-altered', 'record-missing']));
+  });
+
+  it('detects reordered records', async () => {
+    const directory = await sampleStore();
+    const file = path.join(directory, 'chunk-0.jsonl');
+    const lines = readFileSync(file, 'utf8').split('\n');
+    [lines[1], lines[2]] = [lines[2]!, lines[1]!];
+    writeFileSync(file, lines.join('\n'));
+    expect(kinds(directory)).toEqual(expect.arrayContaining(['chunk-altered', 'record-inserted']));
+  });
+
+  it('detects a deleted chunk, a deleted tail and a deleted or forged digest', async () => {
+    const directory = await sampleStore();
+    rmSync(path.join(directory, 'chunk-1.jsonl'));
+    expect(kinds(directory)).toEqual(expect.arrayContaining(['chunk-missing', 'tail-deleted']));
+
+    const second = await sampleStore();
+    rmSync(path.join(second, 'digest-1.json'));
+    expect(kinds(second)).toEqual(expect.arrayContaining(['digest-missing', 'digest-chain']));
+
+    const third = await sampleStore();
+    const file = path.join(third, 'digest-2.json');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/"from":\d+/, '"from":1'));
+    expect(kinds(third)).toContain('digest-signature');
+  });
+
+  it('reports records not yet in a digest, and closes them into the next process’s first digest', async () => {
+    const directory = await sampleStore();
+    const writer = new AuditWriter({
+      directory,
+      writer: 'i-1-w0',
+      signer,
+      flushMs: 60_000,
+      digestIntervalMs: 600_000,
+      log: silentLogger,
+    });
+    writer.append<StatementRecord>('s3', statement('SELECT 9', Date.now() * 1000));
+    writer.flush();
+    expect(verifyStore([read(directory)], publicKey)).toMatchObject({
+      ok: true,
+      problems: [{ kind: 'chunk-undigested' }],
+    });
+    // The process dies; the next one closes the open chunk and continues the digest chain.
+    writer.detach();
+    const restarted = new AuditWriter({
+      directory,
+      writer: 'i-1-w0',
+      signer,
+      flushMs: 60_000,
+      digestIntervalMs: 600_000,
+      log: silentLogger,
+    });
+    await restarted.close();
+    const report = verifyStore([read(directory)], publicKey);
+    expect(report.problems.filter((p) => p.kind !== 'time-gap')).toEqual([]);
+    expect(report.records).toBe(10);
+  });
+});
