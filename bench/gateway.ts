@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { GatewayConfigInput } from '../fargate-proxy/src/config';
-import { ensureSelfSignedCertificate } from '../local/certificates';
+import { ensureAuditSigningKey, ensureSelfSignedCertificate } from '../local/certificates';
 import { type LocalIssuer, localIssuerConfig, openLocalIssuer } from '../local/token-issuer';
 import { processTree } from './process-stats';
 
@@ -50,6 +50,11 @@ function writeConfig(
     issuers: [localIssuerConfig(issuer)],
     // A realistic policy: every statement is analysed and decided (bench/bench-policy.yaml).
     policy: { file: BENCH_POLICY },
+    // Every statement audited (buffered: spooled within 200 ms, digests every minute).
+    audit: {
+      directory: path.join(setup.directory, 'audit'),
+      signingKeyFile: ensureAuditSigningKey(path.join(setup.directory, 'audit-signing-key.pem')),
+    },
     limits: { maxConnections: setup.maxConnections },
     // No health port and no embedded-metric lines: nothing but sessions should cost CPU in the measurement.
     health: { emfIntervalMs: 0 },

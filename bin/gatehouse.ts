@@ -27,6 +27,9 @@ Usage:
       Exit code 0 when allowed, 3 when not.
   gatehouse policy test FILE
       Runs the test cases in the policy file's \`tests\` section.
+  gatehouse verify [--store DIR] [--public-key FILE] [--home .gatehouse] [--json]
+      Verifies an audit store offline: every record, chunk and signed digest. Exit code 1 when
+      anything was changed, removed, reordered or inserted.
 `;
 
 function fail(message: string): never {
@@ -151,6 +154,11 @@ async function main(): Promise<void> {
       return token(rest);
     case 'serve':
       return serve();
+    case 'verify': {
+      const { verifyCommand } = await import('./verify-command.js');
+      process.exitCode = verifyCommand(rest, (text) => process.stdout.write(text));
+      return;
+    }
     case 'policy': {
       const { policyCommand, UsageError } = await import('./policy-command.js');
       try {

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generate } from 'selfsigned';
@@ -46,4 +47,14 @@ export async function ensureSelfSignedCertificate(
     writeFileSync(certFile, pems.cert);
   }
   return { certFile, keyFile, cert: readFileSync(certFile, 'utf8') };
+}
+
+/** The key that signs audit digests in local mode and tests: ECDSA P-256, created once. */
+export function ensureAuditSigningKey(file: string): string {
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  }
+  return file;
 }

@@ -4,7 +4,7 @@ import { type GatewayConfig, parseGatewayConfig } from '../fargate-proxy/src/con
 import type { Logger } from '../fargate-proxy/src/observability/logger';
 import { type RunningGateway, startGateway } from '../fargate-proxy/src/server/primary';
 import { StaticCredentialSource } from '../fargate-proxy/src/upstream/credential-source';
-import { ensureSelfSignedCertificate } from './certificates';
+import { ensureAuditSigningKey, ensureSelfSignedCertificate } from './certificates';
 import { DEMO_DATABASE, seedDemoDatabase } from './demo-data';
 import { type RunningPostgres, startEmbeddedPostgres } from './embedded-postgres';
 import { freePort } from './free-port';
@@ -125,6 +125,11 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     credentials: { source: 'env', user: upstream.user },
     issuers: [localIssuerConfig(issuer)],
     policy: { file: options.policyFile ?? ensureDemoPolicy(home), reloadCheckMs: 1000 },
+    audit: {
+      directory: path.join(home, 'audit'),
+      signingKeyFile: ensureAuditSigningKey(path.join(home, 'keys', 'audit-signing-key.pem')),
+      writer: 'local',
+    },
     health: { host: '127.0.0.1', port: options.healthPort, emfIntervalMs: 0 },
     cancel: {},
     drainMs: 5000,

@@ -3,6 +3,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import http from 'node:http';
 import path from 'node:path';
 import type { GatewayConfigInput } from '../../fargate-proxy/src/config';
+import { ensureAuditSigningKey } from '../../local/certificates';
 import { freePort, SetupError, sleep } from './process';
 
 export interface GatewayProcess {
@@ -63,6 +64,10 @@ export async function startGatewayProcess(options: GatewayOptions): Promise<Gate
     credentials: { source: 'env', user: options.upstream.user },
     issuers: options.issuers,
     policy: { file: options.policyFile },
+    audit: {
+      directory: path.join(options.directory, 'audit'),
+      signingKeyFile: ensureAuditSigningKey(path.join(options.directory, 'audit-signing-key.pem')),
+    },
     health: { host: '127.0.0.1', port: healthPort, emfIntervalMs: 0 },
     drainMs: 2000,
     logLevel: 'warn',

@@ -149,6 +149,24 @@ export const gatewayConfigSchema = z
           .default(4 * MiB),
       })
       .strict(),
+    /** The audit trail (README, "Audit trail"). */
+    audit: z
+      .object({
+        /** Local store: one directory per writer below it (chunks, open spool, signed digests). */
+        directory: z.string().min(1),
+        /** PEM private key (ECDSA P-256) that signs the digests; verify with its public key. */
+        signingKeyFile: z.string().min(1),
+        /** Writer names are this (default: the host name) and the worker slot: `host-w0`. */
+        writer: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]+$/)
+          .optional(),
+        /** Records wait at most this long in memory before they reach the spool on disk. */
+        flushMs: z.number().int().min(1).default(200),
+        /** A signed digest closes the open chunk at least this often. */
+        digestIntervalMs: z.number().int().min(100).default(60_000), // 1 minute
+      })
+      .strict(),
     limits: z
       .object({
         /** StartupMessage and other untyped packets. */

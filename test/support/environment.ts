@@ -34,6 +34,11 @@ export function testIssuer(): LocalIssuer {
   return openLocalIssuer(path.join(testHome(), 'issuer'));
 }
 
+/** The key that signs the test gateways' audit digests (global-setup creates it). */
+export function auditKeyFile(): string {
+  return path.join(testHome(), 'audit-signing-key.pem');
+}
+
 export function testCertificate(): { certFile: string; keyFile: string } {
   return {
     certFile: path.join(testHome(), 'tls', 'server.crt'),

@@ -1,3 +1,5 @@
+import { mkdtempSync } from 'node:fs';
+import path from 'node:path';
 import { type GatewayConfigInput, parseGatewayConfig } from '../../fargate-proxy/src/config';
 import { silentLogger } from '../../fargate-proxy/src/observability/logger';
 import { type RunningGateway, startGateway } from '../../fargate-proxy/src/server/primary';
@@ -7,7 +9,7 @@ import {
   StaticCredentialSource,
 } from '../../fargate-proxy/src/upstream/credential-source';
 import { localIssuerConfig } from '../../local/token-issuer';
-import { testCertificate, testIssuer, testUpstream } from './environment';
+import { auditKeyFile, testCertificate, testHome, testIssuer, testUpstream } from './environment';
 import { everythingPolicyFile } from './test-policy';
 
 export interface TestGateway extends RunningGateway {
@@ -60,6 +62,13 @@ export function baseTestConfig(overrides: ConfigOverrides = {}): GatewayConfigIn
     credentials: { source: 'env', user: upstream.user },
     issuers: [localIssuerConfig(issuer)],
     policy: { file: everythingPolicyFile() },
+    // Each gateway writes its own store; tests that read it pass `audit.directory`.
+    audit: {
+      directory: mkdtempSync(path.join(testHome(), 'audit-')),
+      signingKeyFile: auditKeyFile(),
+      flushMs: 20,
+      digestIntervalMs: 1000,
+    },
     health: { host: '127.0.0.1', port: 0, emfIntervalMs: 0 },
     drainMs: 1000,
     logLevel: 'error',

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureSelfSignedCertificate } from '../../local/certificates';
+import { ensureAuditSigningKey, ensureSelfSignedCertificate } from '../../local/certificates';
 import { startEmbeddedPostgres } from '../../local/embedded-postgres';
 import { openLocalIssuer } from '../../local/token-issuer';
 import { fixedTestPort } from './ports';
@@ -17,6 +17,7 @@ export default async function globalSetup(): Promise<void> {
   openLocalIssuer(path.join(home, 'issuer'));
   const tlsDir = path.join(home, 'tls');
   const certificate = await ensureSelfSignedCertificate(tlsDir);
+  ensureAuditSigningKey(path.join(home, 'audit-signing-key.pem'));
   process.env.GATEHOUSE_TEST_HOME = home;
   writeFileSync(path.join(home, 'policy-everything.yaml'), EVERYTHING_POLICY);
   if (process.env.GATEHOUSE_TEST_UPSTREAM) return;

@@ -2,6 +2,7 @@ import { withinAllowedHours } from '../../../core/policy/allowed-hours';
 import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
 import { type Decision, decide, dependsOnParameters } from '../../../core/policy/decide';
 import type { Analysis, StatementAnalysis } from '../../../core/sql/analysis';
+import type { AuditedDecision } from '../audit/statement-tracker';
 import type { BindMessage, ParseMessage } from '../protocol/frontend-messages';
 import type { Refusal, StatementGate, Verdict } from '../session/statement-gate';
 import type { StatementAnalyser } from './statement-analyser';
@@ -114,8 +115,12 @@ export class SessionPolicy implements StatementGate {
       value === null || bind.parameterFormats[i] !== 0 ? null : value.toString('utf8'),
     );
     const decision = decide(this.policy, this.currentGrant, analysis, this.prepared, parameters);
+    this.lastDecision = audited(decision, analysis);
     return decision.outcome === 'allow' ? undefined : refusalFor(decision, this.currentGrant);
   }
+
+  /** The decision of the last statement decided, for the audit record (see StatementGate). */
+  lastDecision: AuditedDecision | undefined;
 
   private judge(
     sql: string,
@@ -124,6 +129,7 @@ export class SessionPolicy implements StatementGate {
   ): Refusal | Promise<void> | undefined {
     const grant = this.currentGrant;
     if (sql.length > this.context.maxStatementChars) {
+      this.lastDecision = { decision: 'refused', rule: 'statement-size' };
       return {
         sqlstate: '54000',
         message: `statement is longer than the gateway's limit of ${this.context.maxStatementChars} characters`,
@@ -131,6 +137,7 @@ export class SessionPolicy implements StatementGate {
     }
     const hours = grant.limits.allowedHours;
     if (hours && !withinAllowedHours(hours, this.context.now())) {
+      this.lastDecision = { decision: 'refused', rule: 'allowed-hours' };
       return {
         sqlstate: '42501',
         message: `permission denied by policy: statements are allowed only within the hours of grant "${grant.name}"`,
@@ -140,7 +147,9 @@ export class SessionPolicy implements StatementGate {
     const result = this.context.analyser.analyse(sql, simpleQuery);
     if (result instanceof Promise) return result;
     if (!result.ok) {
-      if (this.policy.unparseableStatements === 'forward') return undefined;
+      const forward = this.policy.unparseableStatements === 'forward';
+      this.lastDecision = { decision: forward ? 'allowed' : 'refused', rule: 'unparseable-statements' };
+      if (forward) return undefined;
       return {
         sqlstate: '42601',
         message: result.failure.message,
@@ -149,21 +158,16 @@ export class SessionPolicy implements StatementGate {
       };
     }
     const { analysis } = result;
-    if (statementName !== undefined && dependsOnParameters(analysis)) {
-      const decision = decide(this.policy, grant, analysis, this.prepared);
-      if (decision.outcome !== 'allow') return refusalFor(decision, grant);
-      this.awaitingBind.set(statementName, analysis);
-      return undefined;
-    }
-    const stateful = analysis.statements.some((s) => s.executes !== undefined);
-    const decision = stateful
-      ? decide(this.policy, grant, analysis, this.prepared)
-      : cachedDecision(this.policy, grant, analysis);
-    if (decision.outcome === 'allow') {
-      this.track(analysis);
-      return undefined;
-    }
-    return refusalFor(decision, grant);
+    const deferred = statementName !== undefined && dependsOnParameters(analysis);
+    const decision =
+      deferred || analysis.statements.some((s) => s.executes !== undefined)
+        ? decide(this.policy, grant, analysis, this.prepared)
+        : cachedDecision(this.policy, grant, analysis);
+    this.lastDecision = audited(decision, analysis);
+    if (decision.outcome !== 'allow') return refusalFor(decision, grant);
+    if (deferred) this.awaitingBind.set(statementName, analysis);
+    else this.track(analysis);
+    return undefined;
   }
 
   /** Remembers what SQL PREPARE defines, so a later EXECUTE is decided by it. */
@@ -174,6 +178,14 @@ export class SessionPolicy implements StatementGate {
       else if (statement.deallocates !== undefined) this.prepared.delete(statement.deallocates);
     }
   }
+}
+
+function audited(decision: Decision, analysis: Analysis): AuditedDecision {
+  return {
+    decision: decision.outcome === 'allow' ? 'allowed' : 'refused',
+    rule: decision.rule,
+    statements: analysis.statements,
+  };
 }
 
 export function refusalFor(decision: Decision, grant: Grant): Refusal {

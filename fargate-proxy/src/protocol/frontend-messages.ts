@@ -94,6 +94,15 @@ export function decodeBind(message: Buffer): BindMessage {
   return { portal, statementName, parameterFormats, parameters };
 }
 
+/** Execute: String portal, Int32 maximum rows. Returns the portal. */
+export function decodeExecute(message: Buffer): string {
+  const reader = bodyReader(message, FrontendCode.Execute);
+  const portal = reader.cstring();
+  reader.int32();
+  expectEnd(reader, 'Execute');
+  return portal;
+}
+
 /** PasswordMessage: String password (here, the token). */
 export function decodePassword(message: Buffer): string {
   const reader = bodyReader(message, FrontendCode.Password);

@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
 import tls from 'node:tls';
+import { LocalDigestSigner } from '../../../core/audit/digest';
+import { AuditWriter } from '../audit/audit-writer';
 import { FailureThrottle } from '../auth/failure-throttle';
 import { JwksTokenVerifier } from '../auth/token-verifier';
 import type { CancelForwarder } from '../cancel/cancel-router';
@@ -30,7 +34,8 @@ export interface GatewayProcess {
   cancelRouter: CancelRouter;
   upstream: UpstreamEndpoint;
   policy: PolicyEngine;
-  /** Stops the policy file checks and the parser threads. */
+  audit: AuditWriter;
+  /** Stops the policy file checks and the parser threads, and writes the last audit digest. */
   close(): Promise<void>;
 }
 
@@ -68,6 +73,16 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
   const { config, log } = options;
   const metrics = new Metrics();
   const verifier = new JwksTokenVerifier(config.issuers);
+  // One writer per worker slot: stable across restarts, so a new process picks up the old one's spool.
+  const writer = `${config.audit.writer ?? hostname()}-w${options.workerSlot}`;
+  const audit = new AuditWriter({
+    directory: path.join(config.audit.directory, writer),
+    writer,
+    signer: new LocalDigestSigner(readFileSync(config.audit.signingKeyFile, 'utf8')),
+    flushMs: config.audit.flushMs,
+    digestIntervalMs: config.audit.digestIntervalMs,
+    log,
+  });
   const policySource = new FilePolicySource(config.policy.file, config.policy.reloadCheckMs, log, () => {
     metrics.data.policyReloadFailures++;
   });
@@ -115,6 +130,7 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
       upstream,
       cancelRouter,
       policy,
+      audit,
       authThrottle: new FailureThrottle(config.limits.maxAuthFailures, config.limits.authFailureWindowMs),
       gate: options.gate,
       idle: IdleSweeper.forTimeout(config.limits.idleTimeoutMs),
@@ -129,9 +145,11 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
     cancelRouter,
     upstream,
     policy,
+    audit,
     close: async () => {
       policySource.close();
       await parsePool.close();
+      await audit.close();
     },
   };
 }

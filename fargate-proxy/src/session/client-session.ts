@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { allowedValue, pinnedSettings } from '../../../core/policy/session-settings';
+import type { AuditWriter } from '../audit/audit-writer';
+import { SessionAudit } from '../audit/session-audit';
 import type { FailureThrottle } from '../auth/failure-throttle';
 import type { TokenVerifier, VerifiedIdentity } from '../auth/token-verifier';
 import { TokenRejectedError } from '../auth/token-verifier';
@@ -18,6 +20,8 @@ import {
   parameterStatus,
   readyForQuery,
 } from '../protocol/backend-messages';
+import { HEADER_LENGTH } from '../protocol/codes';
+import { decodeErrorFields } from '../protocol/error-fields';
 import { ProtocolError } from '../protocol/errors';
 import { InvalidStartupLengthError } from '../protocol/startup-packet';
 import type { CredentialSource } from '../upstream/credential-source';
@@ -42,6 +46,7 @@ export interface SessionDependencies {
   upstream: UpstreamEndpoint;
   cancelRouter: CancelRouter;
   policy: PolicyEngine;
+  audit: AuditWriter;
   authThrottle: FailureThrottle;
   /** Replaces the policy's statement decisions (tests of the refusal mechanism). */
   gate?: StatementGate;
@@ -80,6 +85,11 @@ export class ClientSession {
   private stream: Duplex;
   private ended = false;
   private admitted: AdmittedSession | undefined;
+  /** Set once the startup packet and token are in: from then on the session is audited. */
+  private audit: SessionAudit | undefined;
+  private database = '';
+  private identity: VerifiedIdentity | undefined;
+  private authFailure: string | undefined;
   private lifetime: NodeJS.Timeout | undefined;
   private readonly log: Logger;
 
@@ -120,8 +130,14 @@ export class ClientSession {
         return;
       }
       this.stream = result.stream;
-      const identity = await this.authenticate(result);
       const database = result.parameters.get('database') || result.parameters.get('user')!;
+      this.database = database;
+      this.audit = new SessionAudit(this.deps.audit, this.id, {
+        address: this.sourceAddress(result),
+        vpcEndpointId: result.proxy?.vpcEndpointId,
+      });
+      const identity = await this.authenticate(result);
+      this.identity = identity;
       const admitted = this.deps.policy.admit(identity, database, (sqlstate, message) =>
         this.terminate(sqlstate, message),
       );
@@ -153,6 +169,7 @@ export class ClientSession {
     const { authThrottle, metrics } = this.deps;
     if (authThrottle.blocked(source)) {
       metrics.data.authFailures++;
+      this.authFailure = 'throttled';
       this.log.warn('token refused unchecked: too many failures from this source', { source });
       throw new SessionError(
         '28000',
@@ -172,6 +189,7 @@ export class ClientSession {
       metrics.data.authFailures++;
       authThrottle.record(source);
       const reason = error instanceof TokenRejectedError ? error.reason : 'keys-unavailable';
+      this.authFailure = reason;
       const message = error instanceof TokenRejectedError ? error.message : 'token could not be verified';
       this.log.warn('token rejected', { reason, source, startupUser: start.parameters.get('user') });
       throw new SessionError('28000', `authentication failed: ${message}`, {
@@ -267,6 +285,12 @@ export class ClientSession {
       vpce: start.proxy?.vpcEndpointId,
       application: start.parameters.get('application_name'),
     });
+    const grant = admitted.policy.grant;
+    const relayAudit = this.audit?.accepted(identity, database, {
+      grant: grant.name,
+      role: grant.role,
+      policyDigest: this.deps.policy.policy.digest,
+    });
     this.relay = new Relay({
       client: this.stream,
       upstream: upstream.socket,
@@ -277,7 +301,9 @@ export class ClientSession {
       log: this.log,
       idle: this.deps.idle,
       cancelUpstream,
-      onClose: () => {
+      audit: relayAudit,
+      onClose: (reason) => {
+        this.audit?.end(reason);
         unregister();
         this.deps.metrics.data.connectionsActive--;
         this.log.info('session ended');
@@ -297,6 +323,12 @@ export class ClientSession {
   private failStartup(error: unknown): void {
     if (this.ended) return;
     if (error instanceof PeerClosedError) {
+      this.audit?.refused(
+        this.database,
+        this.authFailure ?? 'client-disconnected',
+        { sqlstate: '08006', message: 'the client closed the connection' },
+        this.identity,
+      );
       this.finish();
       return;
     }
@@ -336,6 +368,13 @@ export class ClientSession {
       message = fatal('58000', 'internal gateway error');
     }
     this.deps.metrics.data.connectionsRejected++;
+    const sent = decodeErrorFields(message.subarray(HEADER_LENGTH));
+    this.audit?.refused(
+      this.database,
+      this.authFailure ?? (this.identity ? 'refused' : 'failed'),
+      { sqlstate: sent.code, message: sent.message },
+      this.identity,
+    );
     // Half-close and keep discarding what the client still sends: closing with unread input would reset
     // the connection, and the client could lose the error before reading it.
     this.stream.on('data', () => undefined);

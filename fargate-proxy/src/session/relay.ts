@@ -1,5 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
+import { AUDITED_CLIENT_CODES, AUDITED_SERVER_CODES, type RelayAudit } from '../audit/relay-audit';
+import type { AuditedDecision } from '../audit/statement-tracker';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { errorResponse, fatal } from '../protocol/backend-messages';
@@ -48,10 +50,15 @@ export interface RelayOptions {
   idle: IdleSweeper;
   /** Asks the server to cancel the running statement (the row limit uses it). */
   cancelUpstream: () => void;
-  onClose: () => void;
+  /** When present, every executed statement becomes an audit record. */
+  audit?: RelayAudit;
+  /** Called once, with why the session ended. */
+  onClose: (reason: string) => void;
 }
 
 const TERMINATE = Buffer.from([FrontendCode.Terminate, 0, 0, 0, 4]);
+
+const ROW_LIMIT_SQLSTATE = '54000';
 
 const INVALID_UTF8: Refusal = { sqlstate: '22021', message: 'invalid byte sequence for encoding "UTF8"' };
 
@@ -98,13 +105,14 @@ export class Relay implements IdleCandidate {
   private cutting = false;
 
   constructor(private readonly options: RelayOptions) {
-    const { limits, gate } = options;
+    const { limits, gate, audit } = options;
     const inspectFromClient = new Set<number>([FrontendCode.Terminate]);
-    if (gate) {
+    if (gate || audit) {
       inspectFromClient.add(FrontendCode.Query);
       inspectFromClient.add(FrontendCode.Parse);
-      if (gate.onExecute) inspectFromClient.add(FrontendCode.Execute);
+      if (gate?.onExecute) inspectFromClient.add(FrontendCode.Execute);
     }
+    if (audit) for (const code of AUDITED_CLIENT_CODES) inspectFromClient.add(code);
     this.clientFramer = new MessageFramer({
       allowed: FRONTEND_SESSION_CODES,
       inspect: inspectFromClient,
@@ -118,6 +126,7 @@ export class Relay implements IdleCandidate {
     if (gate?.maxRows !== undefined) {
       for (const code of ROW_LIMIT_CODES) inspectFromServer.add(code);
     }
+    if (audit) for (const code of AUDITED_SERVER_CODES) inspectFromServer.add(code);
     this.serverFramer = new MessageFramer({
       allowed: BACKEND_SESSION_CODES,
       inspect: inspectFromServer,
@@ -185,6 +194,7 @@ export class Relay implements IdleCandidate {
     if (this.closed) return;
     this.lastActive = this.options.idle.tick;
     this.options.metrics.data.bytesFromClients += chunk.length;
+    this.options.audit?.fromClient(chunk.length);
     if (this.busySince === 0) this.busySince = performance.now();
     this.frameClientBytes(() => this.clientFramer.push(chunk));
   }
@@ -244,32 +254,49 @@ export class Relay implements IdleCandidate {
       this.clientTerminated = true;
       return null;
     }
-    const gate = this.options.gate!;
-    const { facts } = this.options;
-    if (code === FrontendCode.Execute) {
-      const pace = gate.onExecute?.();
-      if (pace) this.hold(pace);
+    const { gate, audit, facts } = this.options;
+    if (code === FrontendCode.Sync) {
+      audit?.clientMessage(code, message);
       return undefined;
     }
-    if (code === FrontendCode.Bind) return this.onBind(gate, message);
+    if (code === FrontendCode.Execute) {
+      const pace = gate?.onExecute?.();
+      if (pace) {
+        this.hold(pace);
+        return undefined;
+      }
+      audit?.clientMessage(code, message);
+      return undefined;
+    }
+    if (code === FrontendCode.Bind) return this.onBind(message);
     const parse = code === FrontendCode.Parse ? decodeParse(message) : undefined;
     const text = parse ? parse.query : decodeQuery(message);
     let verdict: Verdict;
     // Invalid UTF-8 decodes to U+FFFD: only then are the bytes checked (valid text rarely has one).
-    if (gate.requiresUtf8 && text.includes('\uFFFD') && !isUtf8(statementBytes(code, message))) {
+    if (gate?.requiresUtf8 && text.includes('\uFFFD') && !isUtf8(statementBytes(code, message))) {
       verdict = INVALID_UTF8;
+    } else if (!gate) {
+      verdict = undefined;
     } else if (parse) {
       verdict = gate.onParse(parse, facts);
-      // Binds are looked at only while a statement's decision waits for its parameters.
-      if (gate.onBind) this.clientFramer.setInspected(FrontendCode.Bind, gate.awaitsBind === true);
+      // Binds are looked at only while a statement's decision waits for its parameters (or for audit).
+      if (gate.onBind && !audit) this.clientFramer.setInspected(FrontendCode.Bind, gate.awaitsBind === true);
     } else {
       verdict = gate.onQuery(text, facts);
     }
-    if (verdict === undefined) return undefined;
     if (verdict instanceof Promise) {
       this.hold(verdict);
       return undefined;
     }
+    if (audit) {
+      const decided: AuditedDecision =
+        verdict === INVALID_UTF8
+          ? { decision: 'refused', rule: 'encoding' }
+          : (gate?.lastDecision ?? { decision: verdict ? 'refused' : 'allowed' });
+      if (parse) audit.parse(parse.statementName, text, decided);
+      else audit.query(text, decided, message.length);
+    }
+    if (verdict === undefined) return undefined;
     // A refused Query is closed by its own ReadyForQuery; a refused Parse by the next Sync's.
     const marker = this.addRefusal(verdict);
     return parse
@@ -292,8 +319,11 @@ export class Relay implements IdleCandidate {
    * gateway's own, so the server fails it at the Bind's place (and skips to Sync) without touching the
    * client's statements.
    */
-  private onBind(gate: StatementGate, message: Buffer): Buffer | undefined {
-    const refusal = gate.onBind?.(decodeBind(message));
+  private onBind(message: Buffer): Buffer | undefined {
+    const { gate, audit } = this.options;
+    const bind = decodeBind(message);
+    const refusal = gate?.onBind?.(bind);
+    audit?.bind(bind, refusal ? (gate?.lastDecision ?? { decision: 'refused' }) : undefined);
     if (!refusal) return undefined;
     return encodeParse({
       statementName: 'gatehouse_refused_bind',
@@ -303,10 +333,18 @@ export class Relay implements IdleCandidate {
   }
 
   private onServerMessage(code: number, message: Buffer): Buffer | null | undefined {
+    const { audit } = this.options;
     if (code === BackendCode.DataRow || code === BackendCode.CopyData) return this.countRow();
     if (code === BackendCode.CopyDone) return this.cutting ? null : undefined;
     if (code === BackendCode.CommandComplete || code === BackendCode.EmptyQueryResponse) {
-      return this.endOfStatement();
+      const cut = this.endOfStatement();
+      if (cut) audit?.serverMessage(BackendCode.ErrorResponse, message, ROW_LIMIT_SQLSTATE);
+      else audit?.serverMessage(code, message);
+      return cut;
+    }
+    if (code === BackendCode.PortalSuspended) {
+      audit?.serverMessage(code, message);
+      return undefined;
     }
     if (code === BackendCode.ReadyForQuery) {
       this.rowsSent = 0;
@@ -318,16 +356,20 @@ export class Relay implements IdleCandidate {
         this.options.metrics.observeLatency((performance.now() - this.busySince) / 1000);
         this.busySince = 0;
       }
+      audit?.serverMessage(code, message);
       return undefined;
     }
     // ErrorResponse
-    if (this.cutting) return this.endOfStatement(); // most likely our own cancel landing
+    if (this.cutting) {
+      audit?.serverMessage(code, message, ROW_LIMIT_SQLSTATE);
+      return this.endOfStatement(); // most likely our own cancel landing
+    }
     this.rowsSent = 0;
     this.options.metrics.data.errors++;
     const fields = decodeErrorFields(message.subarray(HEADER_LENGTH));
     this.lastServerErrorFatal = fields.severity === 'FATAL' || fields.severity === 'PANIC';
-    if (this.refusals.size === 0) return undefined;
-    const replacement = this.refusals.take(fields.message);
+    const replacement = this.refusals.size === 0 ? undefined : this.refusals.take(fields.message);
+    audit?.serverMessage(code, message, replacement?.code ?? fields.code);
     return replacement ? errorResponse(replacement) : undefined;
   }
 
@@ -353,7 +395,7 @@ export class Relay implements IdleCandidate {
     const limit = this.options.gate!.maxRows!;
     return errorResponse({
       severity: 'ERROR',
-      code: '54000',
+      code: ROW_LIMIT_SQLSTATE,
       message: `the statement returned more than ${limit} rows, the limit of this identity's grant`,
       detail: `Rows after the first ${limit} were not sent.`,
     });
@@ -375,6 +417,7 @@ export class Relay implements IdleCandidate {
   private toClient(bytes: Buffer): void {
     const { upstream, client } = this.options;
     this.options.metrics.data.bytesToClients += bytes.length;
+    this.options.audit?.toClient(bytes.length);
     if (!client.write(bytes) && !this.upstreamPaused) {
       this.upstreamPaused = true;
       upstream.pause();
@@ -433,6 +476,6 @@ export class Relay implements IdleCandidate {
       upstream.destroy();
     }, 5000).unref();
     this.options.idle.delete(this);
-    this.options.onClose();
+    this.options.onClose(reason);
   }
 }

@@ -1,3 +1,4 @@
+import type { AuditedDecision } from '../audit/statement-tracker';
 import type { PgErrorFields } from '../protocol/error-fields';
 import type { BindMessage, ParseMessage } from '../protocol/frontend-messages';
 
@@ -41,6 +42,8 @@ export interface StatementGate {
   readonly awaitsBind?: boolean;
   /** Rows one statement may return before it is ended (undefined: no limit). */
   readonly maxRows?: number;
+  /** The decision of the last onQuery/onParse/onBind call, with its analysis, for the audit. */
+  readonly lastDecision?: AuditedDecision;
   /** Statement text that is not valid UTF-8 is refused (22021) before the gate sees it. */
   readonly requiresUtf8?: boolean;
 }

@@ -1,0 +1,98 @@
+import type {
+  SessionEndRecord,
+  SessionStartRecord,
+  SourceFacts,
+  StatementRecord,
+} from '../../../core/audit/records';
+import type { VerifiedIdentity } from '../auth/token-verifier';
+import type { AuditWriter } from './audit-writer';
+import { RelayAudit } from './relay-audit';
+import { StatementTracker } from './statement-tracker';
+
+function nowMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
+/**
+ * The audit records of one client connection: how it started (or why it was refused), each statement
+ * (through the relay's tracker) and how it ended. At most one start and one end record per session.
+ */
+export class SessionAudit {
+  private started = false;
+  private ended = false;
+  private relayAudit: RelayAudit | undefined;
+
+  constructor(
+    private readonly writer: AuditWriter,
+    private readonly session: string,
+    private readonly source: SourceFacts,
+  ) {}
+
+  /** The session was admitted: its identity, grant and role. Returns the relay's audit. */
+  accepted(
+    identity: VerifiedIdentity,
+    database: string,
+    facts: { grant: string; role?: string; policyDigest: string },
+  ): RelayAudit {
+    this.start({
+      identity: { issuer: identity.issuer, subject: identity.subject, claims: identity.identityClaims },
+      database,
+      authentication: 'accepted',
+      ...facts,
+    });
+    const tracker = new StatementTracker((body) => this.writer.append<StatementRecord>(this.session, body));
+    this.relayAudit = new RelayAudit(tracker);
+    return this.relayAudit;
+  }
+
+  /** The connection was refused after its startup packet: a bad token, no grant, a limit. */
+  refused(
+    database: string,
+    failure: string,
+    error: { sqlstate: string; message: string },
+    identity?: VerifiedIdentity,
+  ): void {
+    if (this.started) return;
+    this.start({
+      identity: identity && {
+        issuer: identity.issuer,
+        subject: identity.subject,
+        claims: identity.identityClaims,
+      },
+      database,
+      authentication: failure,
+      error,
+    });
+    this.end('refused');
+  }
+
+  private start(
+    fields: Omit<
+      SessionStartRecord,
+      'type' | 'time' | 'source' | 'v' | 'seq' | 'prev' | 'hash' | 'writer' | 'session'
+    >,
+  ): void {
+    this.started = true;
+    this.writer.append<SessionStartRecord>(this.session, {
+      type: 'session-start',
+      time: nowMicros(),
+      source: this.source,
+      ...fields,
+    });
+  }
+
+  end(reason: string): void {
+    if (!this.started || this.ended) return;
+    this.ended = true;
+    const tracker = this.relayAudit?.tracker;
+    this.writer.append<SessionEndRecord>(this.session, {
+      type: 'session-end',
+      time: nowMicros(),
+      reason,
+      statements: tracker?.executed ?? 0,
+      bytesIn: tracker?.bytesIn ?? 0,
+      bytesOut: tracker?.bytesOut ?? 0,
+    });
+    this.writer.endSession(this.session);
+  }
+}

@@ -1,0 +1,202 @@
+import { createHash } from 'node:crypto';
+import type { RecordBody, StatementRecord } from '../../../core/audit/records';
+import type { StatementAnalysis } from '../../../core/sql/analysis';
+import { formatName } from '../../../core/sql/analysis';
+import { literalFreeKey } from '../../../core/sql/literal-free-key';
+
+/** What the gate decided about a statement, as the audit records it. */
+export interface AuditedDecision {
+  decision: StatementRecord['decision'];
+  rule?: string;
+  /** The analysed statements of the text (one per statement of a multi-statement Query). */
+  statements?: readonly StatementAnalysis[];
+}
+
+interface Prepared {
+  text: string;
+  sha256: string;
+  decided: AuditedDecision;
+}
+
+interface Execution {
+  protocol: 'simple' | 'extended';
+  text: string;
+  sha256: string;
+  analysis?: StatementAnalysis;
+  decided: AuditedDecision;
+  parameters?: StatementRecord['parameters'];
+  /** Extended protocol: the Sync the execution belongs to; simple: the Query's own number. */
+  batch: number;
+  start: number;
+  bytesIn: number;
+  bytesOutAtStart: number;
+}
+
+const PASSWORDS = /password|passwd|secret/i;
+
+function nowMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Statements that may carry a password keep their shape but lose their literals. */
+function redact(text: string): { text: string; redacted?: boolean } {
+  if (!PASSWORDS.test(text)) return { text };
+  return { text: literalFreeKey(text) ?? '(statement with a password; text not recorded)', redacted: true };
+}
+
+/** Rows from a command tag: `SELECT 5`, `INSERT 0 5`, `UPDATE 5`, `COPY 5`, `FETCH 5`… */
+function rowsOf(tag: string): number | undefined {
+  const match = /\s(\d+)$/.exec(tag);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Joins what a session's client sends (Query; Parse, Bind, Execute, Sync) with what the server answers
+ * (CommandComplete, EmptyQueryResponse, PortalSuspended, ErrorResponse, ReadyForQuery) into one audit
+ * record per executed statement, in order. Executions the server skipped after an error (the rest of a
+ * batch) never ran and get no record.
+ */
+export class StatementTracker {
+  private readonly statements = new Map<string, Prepared>();
+  private readonly portals = new Map<
+    string,
+    { prepared: Prepared; parameters: StatementRecord['parameters'] }
+  >();
+  private readonly queue: Execution[] = [];
+  /**
+   * Batches are what one ReadyForQuery closes: a Query, or the extended-protocol messages up to a
+   * Sync. `pendingBatches` lists those sent and not yet closed, oldest first.
+   */
+  private nextBatch = 1;
+  private openBatch: number | undefined;
+  private readonly pendingBatches: number[] = [];
+  bytesIn = 0;
+  bytesOut = 0;
+  executed = 0;
+
+  constructor(private readonly emit: (record: RecordBody<StatementRecord>) => void) {}
+
+  query(text: string, decided: AuditedDecision, bytes: number): void {
+    const sha = sha256(text);
+    const batch = this.nextBatch++;
+    this.pendingBatches.push(batch);
+    const analysed = decided.statements?.length ? decided.statements : [undefined];
+    for (const analysis of analysed) {
+      this.queue.push({
+        protocol: 'simple',
+        text: analysed.length > 1 && analysis ? analysis.text : text,
+        sha256: sha,
+        analysis,
+        decided,
+        batch,
+        start: nowMicros(),
+        bytesIn: bytes,
+        bytesOutAtStart: this.bytesOut,
+      });
+    }
+  }
+
+  parse(name: string, text: string, decided: AuditedDecision): void {
+    this.statements.set(name, { text, sha256: sha256(text), decided });
+  }
+
+  /** `refused`: the decision when the Bind itself was refused (a decision that needed its parameters). */
+  bind(
+    portal: string,
+    statement: string,
+    parameterFormats: number[],
+    parameters: (Buffer | null)[],
+    refused?: AuditedDecision,
+  ): void {
+    const prepared = this.statements.get(statement);
+    if (!prepared) return;
+    this.portals.set(portal, {
+      prepared: refused ? { ...prepared, decided: refused } : prepared,
+      parameters: parameters.map((value, i) => ({
+        format: parameterFormats[i] === 1 ? 'binary' : 'text',
+        sha256: value === null ? null : sha256(value),
+      })),
+    });
+  }
+
+  execute(portal: string, bytes: number): void {
+    const bound = this.portals.get(portal);
+    if (!bound) return;
+    const { prepared } = bound;
+    this.queue.push({
+      protocol: 'extended',
+      text: prepared.text,
+      sha256: prepared.sha256,
+      analysis: prepared.decided.statements?.[0],
+      decided: prepared.decided,
+      parameters: bound.parameters,
+      batch: this.extendedBatch(),
+      start: nowMicros(),
+      bytesIn: bytes,
+      bytesOutAtStart: this.bytesOut,
+    });
+  }
+
+  private extendedBatch(): number {
+    this.openBatch ??= this.nextBatch++;
+    return this.openBatch;
+  }
+
+  sync(): void {
+    this.pendingBatches.push(this.extendedBatch());
+    this.openBatch = undefined;
+  }
+
+  /** CommandComplete, EmptyQueryResponse or PortalSuspended ends the oldest execution. */
+  completed(tag: string | undefined, suspended = false): void {
+    const execution = this.queue.shift();
+    if (!execution) return;
+    this.record(execution, { tag, rows: tag ? rowsOf(tag) : undefined, suspended: suspended || undefined });
+  }
+
+  /** An error ends the oldest execution; the server skips the rest of its batch. */
+  failed(sqlstate: string): void {
+    const execution = this.queue.shift();
+    if (!execution) return;
+    this.record(execution, { sqlstate });
+    while (this.queue.length > 0 && this.queue[0]!.batch === execution.batch) this.queue.shift();
+  }
+
+  /** ReadyForQuery closes the oldest batch: whatever of it is still queued never ran. */
+  ready(): void {
+    const closed = this.pendingBatches.shift();
+    if (closed === undefined) return;
+    while (this.queue.length > 0 && this.queue[0]!.batch <= closed) this.queue.shift();
+  }
+
+  private record(execution: Execution, outcome: StatementRecord['outcome']): void {
+    this.executed++;
+    const { analysis, decided } = execution;
+    const end = nowMicros();
+    const shown = redact(execution.text);
+    this.emit({
+      type: 'statement',
+      time: end,
+      start: execution.start,
+      end,
+      protocol: execution.protocol,
+      text: shown.text,
+      textSha256: execution.sha256,
+      redacted: shown.redacted,
+      parameters: execution.parameters,
+      command: analysis?.command,
+      class: analysis?.class,
+      reads: analysis?.reads.map(formatName),
+      writes: analysis?.writes.map(formatName),
+      decision: decided.decision,
+      rule: decided.rule,
+      outcome,
+      bytesIn: execution.bytesIn,
+      bytesOut: this.bytesOut - execution.bytesOutAtStart,
+    });
+  }
+}

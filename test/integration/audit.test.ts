@@ -1,0 +1,112 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import { LocalDigestSigner } from '../../core/audit/digest';
+import type { AuditRecord, SessionStartRecord, StatementRecord } from '../../core/audit/records';
+import { verifyStore } from '../../core/audit/verify';
+import { readLocalStore } from '../../fargate-proxy/src/audit/local-store';
+import { auditKeyFile, testHome } from '../support/environment';
+import { startTestGateway, type TestGateway } from '../support/gateway';
+import { writeTestPolicy } from '../support/test-policy';
+
+const ssl = { rejectUnauthorized: false };
+const POLICY = `version: 1
+identities:
+  auditor: { issuer: local, claims: { sub: audited } }
+grants:
+  - name: audited
+    to: [auditor]
+    searchPath: any
+    allow: [read, write, ddl, admin, session, transaction]
+    relations: { read: ["*"], write: ["*"], deny: [public.audit_secret] }
+    functions: ["*"]
+`;
+
+function records(directory: string): AuditRecord[] {
+  return readLocalStore(directory).flatMap((writer) =>
+    [...writer.chunks.values()].flatMap((bytes) =>
+      bytes
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as AuditRecord),
+    ),
+  );
+}
+
+describe('the audit trail', () => {
+  let gateway: TestGateway;
+  let directory: string;
+
+  beforeAll(async () => {
+    directory = mkdtempSync(path.join(testHome(), 'audit-trail-'));
+    gateway = await startTestGateway({
+      policy: { file: writeTestPolicy(POLICY) },
+      audit: { directory, digestIntervalMs: 500 },
+    });
+  });
+  afterAll(async () => {
+    await gateway.stop();
+  });
+
+  it('writes one record per executed statement, joined across Parse/Bind/Execute, and verifies', async () => {
+    const client = new Client({ ...gateway.connection('audited'), ssl, application_name: 'audit-test' });
+    await client.connect();
+    await client.query('SELECT 1 AS one; SELECT 2 AS two');
+    await client.query({ text: 'SELECT $1::int + 1 AS n', values: [41] });
+    await client.query('CREATE TEMP TABLE audit_t (v int)');
+    await expect(client.query('INSERT INTO audit_t VALUES (1), (2), (3) RETURNING v')).resolves.toMatchObject(
+      { rowCount: 3 },
+    );
+    await expect(client.query('SELECT * FROM audit_secret')).rejects.toMatchObject({ code: '42501' });
+    await expect(client.query('SELECT 1/0')).rejects.toMatchObject({ code: '22012' });
+    await client.query("CREATE ROLE audit_role_x PASSWORD 'hunter2'").catch(() => undefined);
+    await client.query('DROP ROLE IF EXISTS audit_role_x');
+    await client.end();
+    await expect(
+      new Client({ ...gateway.connection('audited'), password: 'not-a-token', ssl }).connect(),
+    ).rejects.toMatchObject({ code: '28000' });
+    await gateway.stop();
+
+    const all = records(directory);
+    const statements = all.filter((r): r is StatementRecord => r.type === 'statement');
+    expect(statements.map((r) => [r.text, r.decision, r.outcome.tag ?? r.outcome.sqlstate])).toEqual([
+      ['SELECT 1 AS one', 'allowed', 'SELECT 1'],
+      ['SELECT 2 AS two', 'allowed', 'SELECT 1'],
+      ['SELECT $1::int + 1 AS n', 'allowed', 'SELECT 1'],
+      ['CREATE TEMP TABLE audit_t (v int)', 'allowed', 'CREATE TABLE'],
+      ['INSERT INTO audit_t VALUES (1), (2), (3) RETURNING v', 'allowed', 'INSERT 0 3'],
+      ['SELECT * FROM audit_secret', 'refused', '42501'],
+      ['SELECT 1/0', 'allowed', '22012'],
+      ['CREATE ROLE audit_role_x PASSWORD ?', 'allowed', 'CREATE ROLE'],
+      ['DROP ROLE IF EXISTS audit_role_x', 'allowed', 'DROP ROLE'],
+    ]);
+    const extended = statements[2]!;
+    expect(extended).toMatchObject({
+      protocol: 'extended',
+      parameters: [{ format: 'text', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }],
+    });
+    expect(statements[4]).toMatchObject({
+      command: 'INSERT',
+      class: 'write',
+      writes: ['audit_t'],
+      outcome: { rows: 3 },
+    });
+    expect(statements[5]).toMatchObject({ rule: 'relations', reads: ['audit_secret'] });
+    expect(statements[7]).toMatchObject({ redacted: true });
+    expect(JSON.stringify(all)).not.toContain('hunter2');
+    const starts = all.filter((r): r is SessionStartRecord => r.type === 'session-start');
+    expect(starts.map((r) => r.authentication)).toEqual(['accepted', 'malformed']);
+    expect(starts[0]).toMatchObject({
+      identity: { subject: 'audited' },
+      grant: 'audited',
+      source: { address: expect.any(String) },
+    });
+    expect(all.filter((r) => r.type === 'session-end')).toHaveLength(2);
+
+    const publicKey = new LocalDigestSigner(readFileSync(auditKeyFile(), 'utf8')).publicKeyPem();
+    const report = verifyStore(readLocalStore(directory), publicKey);
+    expect(report).toMatchObject({ ok: true, problems: [] });
+    expect(report.records).toBe(all.length);
+  });
+});
