@@ -141,8 +141,10 @@ async function serve(): Promise<void> {
   const config = loadGatewayConfigFromEnv();
   const log = createLogger(config.logLevel, { component: 'gateway' });
   log.info(`Gatehouse ${VERSION} starting`);
-  const gateway = await startGateway(config, { log });
-  onStopSignals(gateway.stop);
+  // Signals are handled from the start: a SIGTERM during startup still drains and stops cleanly.
+  const starting = startGateway(config, { log });
+  onStopSignals(async () => (await starting).stop());
+  await starting;
 }
 
 async function main(): Promise<void> {

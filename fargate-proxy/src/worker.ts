@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     if (draining) return;
     draining = true;
     await gateway.server.drain(drainMs);
+    await gateway.close(); // the last audit digest
     process.exit(0);
   };
   // Signals go to the primary, which drains the workers; a terminal's Ctrl-C must not kill sessions abruptly.

@@ -1,11 +1,13 @@
 import {
-  appendFileSync,
+  closeSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   renameSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import path from 'node:path';
 import { SessionChain, sha256Hex } from '../../../core/audit/chain';
@@ -42,6 +44,8 @@ export class AuditWriter {
   /** Sessions written to since the last digest: their heads go into it. */
   private readonly touched = new Set<string>();
   private pending: string[] = [];
+  /** The open chunk, kept open: a flush is one write system call. */
+  private fd: number | undefined;
   private pendingRecords = 0;
   private openRecords = 0;
   private chunkSeq = 0;
@@ -112,13 +116,22 @@ export class AuditWriter {
 
   private readonly closing = new Set<string>();
 
-  /** Writes what is in memory to the open chunk (synchronously: it is the spool). */
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /**
+   * Writes what is in memory to the open chunk, synchronously: it is the spool. The relay calls this
+   * before it forwards a result to the client, so a record exists on disk (in the page cache) before
+   * the client learns its statement ran, and a killed process loses no acknowledged statement.
+   */
   flush(): void {
     if (this.pending.length === 0) return;
     const text = this.pending.join('');
     this.pending = [];
     try {
-      appendFileSync(path.join(this.options.directory, OPEN_CHUNK), text, { mode: 0o600 });
+      this.fd ??= openSync(path.join(this.options.directory, OPEN_CHUNK), 'a', 0o600);
+      writeSync(this.fd, text);
       this.openRecords += this.pendingRecords;
       this.pendingRecords = 0;
     } catch (error) {
@@ -143,6 +156,10 @@ export class AuditWriter {
     const { directory } = this.options;
     const chunks: Digest['chunks'] = [];
     const open = path.join(directory, OPEN_CHUNK);
+    if (this.fd !== undefined) {
+      closeSync(this.fd);
+      this.fd = undefined;
+    }
     if (existsSync(open)) {
       const name = `chunk-${this.chunkSeq}.jsonl`;
       renameSync(open, path.join(directory, name));

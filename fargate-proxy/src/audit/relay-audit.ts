@@ -18,7 +18,15 @@ export const AUDITED_SERVER_CODES = [
  * them into tracker calls. Kept apart so the relay stays a relay.
  */
 export class RelayAudit {
-  constructor(readonly tracker: StatementTracker) {}
+  constructor(
+    readonly tracker: StatementTracker,
+    private readonly spool: { readonly hasPending: boolean; flush(): void },
+  ) {}
+
+  /** Records of what the client is about to learn reach the spool first. */
+  beforeClientWrite(): void {
+    if (this.spool.hasPending) this.spool.flush();
+  }
 
   query(text: string, decided: AuditedDecision, bytes: number): void {
     this.tracker.query(text, decided, bytes);

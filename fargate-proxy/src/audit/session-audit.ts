@@ -41,7 +41,7 @@ export class SessionAudit {
       ...facts,
     });
     const tracker = new StatementTracker((body) => this.writer.append<StatementRecord>(this.session, body));
-    this.relayAudit = new RelayAudit(tracker);
+    this.relayAudit = new RelayAudit(tracker, this.writer);
     return this.relayAudit;
   }
 

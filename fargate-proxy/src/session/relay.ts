@@ -417,7 +417,11 @@ export class Relay implements IdleCandidate {
   private toClient(bytes: Buffer): void {
     const { upstream, client } = this.options;
     this.options.metrics.data.bytesToClients += bytes.length;
-    this.options.audit?.toClient(bytes.length);
+    const { audit } = this.options;
+    if (audit) {
+      audit.toClient(bytes.length);
+      audit.beforeClientWrite();
+    }
     if (!client.write(bytes) && !this.upstreamPaused) {
       this.upstreamPaused = true;
       upstream.pause();
