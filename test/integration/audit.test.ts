@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { LocalDigestSigner } from '../../core/audit/digest';
@@ -108,5 +108,32 @@ describe('the audit trail', () => {
     const report = verifyStore(readLocalStore(directory), publicKey);
     expect(report).toMatchObject({ ok: true, problems: [] });
     expect(report.records).toBe(all.length);
+  });
+});
+
+describe('policy reloads in the audit trail', () => {
+  it('records each reload, applied or rejected, with the digests', async () => {
+    const directory = mkdtempSync(path.join(testHome(), 'audit-reload-'));
+    const file = writeTestPolicy(POLICY);
+    const gateway = await startTestGateway({
+      policy: { file, reloadCheckMs: 50 },
+      audit: { directory },
+    });
+    const waitForRecords = async (count: number) => {
+      for (let i = 0; i < 100 && reloads().length < count; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    const reloads = () => records(directory).filter((r) => r.type === 'policy-reload');
+    try {
+      writeFileSync(file, POLICY.replace('audit_secret', 'other_secret'));
+      await waitForRecords(1);
+      writeFileSync(file, `${POLICY}\n    nonsense: 1\n`);
+      await waitForRecords(2);
+    } finally {
+      await gateway.stop();
+    }
+    expect(reloads()).toMatchObject([
+      { outcome: 'applied', digest: expect.stringMatching(/^[0-9a-f]{64}$/), previous: expect.any(String) },
+      { outcome: 'rejected', error: expect.stringContaining('unknown key "nonsense"') },
+    ]);
   });
 });

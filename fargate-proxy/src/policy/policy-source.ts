@@ -40,7 +40,7 @@ export class FilePolicySource implements PolicySource {
     private readonly file: string,
     checkMs: number,
     private readonly log: Logger,
-    private readonly onReloadFailure: () => void = () => undefined,
+    private readonly onReloadFailure: (error: string, digest: string) => void = () => undefined,
   ) {
     this.policy = readPolicyFile(file);
     this.lastSeen = this.policy.digest;
@@ -91,7 +91,7 @@ export class FilePolicySource implements PolicySource {
   }
 
   private fail(message: string): void {
-    this.onReloadFailure();
+    this.onReloadFailure(message, this.lastSeen);
     this.log.error('policy reload failed; the previous policy stays in force', {
       file: this.file,
       error: message,

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { LocalDigestSigner } from '../../../core/audit/digest';
+import type { PolicyReloadRecord } from '../../../core/audit/records';
 import { AuditWriter } from '../audit/audit-writer';
 import { FailureThrottle } from '../auth/failure-throttle';
 import { JwksTokenVerifier } from '../auth/token-verifier';
@@ -83,9 +84,27 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
     digestIntervalMs: config.audit.digestIntervalMs,
     log,
   });
-  const policySource = new FilePolicySource(config.policy.file, config.policy.reloadCheckMs, log, () => {
+  const policyLog = `policy-${writer}`;
+  const policySource = new FilePolicySource(config.policy.file, config.policy.reloadCheckMs, log, (error, digest) => {
     metrics.data.policyReloadFailures++;
+    audit.append<PolicyReloadRecord>(policyLog, {
+      type: 'policy-reload',
+      time: Date.now() * 1000,
+      digest,
+      previous: policySource.current.digest,
+      outcome: 'rejected',
+      error,
+    });
   });
+  policySource.onChange(({ previous, current }) =>
+    audit.append<PolicyReloadRecord>(policyLog, {
+      type: 'policy-reload',
+      time: Date.now() * 1000,
+      digest: current.digest,
+      previous: previous.digest,
+      outcome: 'applied',
+    }),
+  );
   const parsePool = new ParsePool(1);
   const now = () => new Date();
   const policy = new PolicyEngine(policySource, {
