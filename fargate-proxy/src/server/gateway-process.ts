@@ -85,17 +85,22 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
     log,
   });
   const policyLog = `policy-${writer}`;
-  const policySource = new FilePolicySource(config.policy.file, config.policy.reloadCheckMs, log, (error, digest) => {
-    metrics.data.policyReloadFailures++;
-    audit.append<PolicyReloadRecord>(policyLog, {
-      type: 'policy-reload',
-      time: Date.now() * 1000,
-      digest,
-      previous: policySource.current.digest,
-      outcome: 'rejected',
-      error,
-    });
-  });
+  const policySource = new FilePolicySource(
+    config.policy.file,
+    config.policy.reloadCheckMs,
+    log,
+    (error, digest) => {
+      metrics.data.policyReloadFailures++;
+      audit.append<PolicyReloadRecord>(policyLog, {
+        type: 'policy-reload',
+        time: Date.now() * 1000,
+        digest,
+        previous: policySource.current.digest,
+        outcome: 'rejected',
+        error,
+      });
+    },
+  );
   policySource.onChange(({ previous, current }) =>
     audit.append<PolicyReloadRecord>(policyLog, {
       type: 'policy-reload',
