@@ -1,5 +1,6 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Ajv2020 from 'ajv/dist/2020';
 import { Client } from 'pg';
 import { LocalDigestSigner } from '../../core/audit/digest';
 import type { AuditRecord, SessionStartRecord, StatementRecord } from '../../core/audit/records';
@@ -104,6 +105,12 @@ describe('the audit trail', () => {
     });
     expect(all.filter((r) => r.type === 'session-end')).toHaveLength(2);
 
+    // Every record is valid against the published schema.
+    const validate = new Ajv2020({ strict: false }).compile(
+      JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'docs', 'audit-records.schema.json'), 'utf8')),
+    );
+    for (const record of all)
+      expect([record.type, validate(record), validate.errors]).toEqual([record.type, true, null]);
     const publicKey = new LocalDigestSigner(readFileSync(auditKeyFile(), 'utf8')).publicKeyPem();
     const report = verifyStore(readLocalStore(directory), publicKey);
     expect(report).toMatchObject({ ok: true, problems: [] });
