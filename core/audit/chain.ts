@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json';
 import { AUDIT_SCHEMA_VERSION, type AuditRecord, type RecordBody } from './records';
 
 export function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
+  return hash('sha256', data, 'hex');
 }
 
 /** The `prev` of a session's first record: its chain starts from the session id. */
@@ -41,6 +41,14 @@ export class SessionChain {
   }
 
   append<R extends AuditRecord>(body: RecordBody<R>): R {
+    return this.appendLine<R>(body).record;
+  }
+
+  /**
+   * Appends and also returns the record as one JSON line (its canonical form with `hash` added), so
+   * the writer serialises each record once.
+   */
+  appendLine<R extends AuditRecord>(body: RecordBody<R>): { record: R; line: string } {
     const unsigned = {
       ...body,
       v: AUDIT_SCHEMA_VERSION,
@@ -49,9 +57,11 @@ export class SessionChain {
       writer: this.writer,
       prev: this.head,
     } as unknown as Omit<R, 'hash'>;
-    const record = { ...unsigned, hash: recordHash(unsigned as Omit<AuditRecord, 'hash'>) } as R;
-    this.head = record.hash;
+    const canonical = canonicalJson(unsigned);
+    const hash = sha256Hex(canonical);
+    const record = { ...unsigned, hash } as R;
+    this.head = hash;
     this.seq++;
-    return record;
+    return { record, line: `${canonical.slice(0, -1)},"hash":"${hash}"}\n` };
   }
 }

@@ -102,9 +102,9 @@ export class AuditWriter {
       chain = new SessionChain(session, this.options.writer);
       this.chains.set(session, chain);
     }
-    const record = chain.append<R>(body);
+    const { record, line } = chain.appendLine<R>(body);
     this.touched.add(session);
-    this.pending.push(`${JSON.stringify(record)}\n`);
+    this.pending.push(line);
     this.pendingRecords++;
     return record;
   }

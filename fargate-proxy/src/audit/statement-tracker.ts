@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { RecordBody, StatementRecord } from '../../../core/audit/records';
 import type { StatementAnalysis } from '../../../core/sql/analysis';
 import { formatName } from '../../../core/sql/analysis';
@@ -39,7 +39,7 @@ function nowMicros(): number {
 }
 
 function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
+  return hash('sha256', data, 'hex');
 }
 
 /** Statements that may carry a password keep their shape but lose their literals. */
