@@ -300,7 +300,6 @@ export class ClientSession {
       metrics: this.deps.metrics,
       log: this.log,
       idle: this.deps.idle,
-      cancelUpstream,
       audit: relayAudit,
       onClose: (reason) => {
         this.audit?.end(reason);

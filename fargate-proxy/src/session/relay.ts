@@ -48,8 +48,6 @@ export interface RelayOptions {
   log: Logger;
   /** Ends sessions idle longer than `limits.idleTimeoutMs` (unless that is 0). */
   idle: IdleSweeper;
-  /** Asks the server to cancel the running statement (the row limit uses it). */
-  cancelUpstream: () => void;
   /** When present, every executed statement becomes an audit record. */
   audit?: RelayAudit;
   /** Called once, with why the session ended. */
@@ -362,7 +360,7 @@ export class Relay implements IdleCandidate {
     // ErrorResponse
     if (this.cutting) {
       audit?.serverMessage(code, message, ROW_LIMIT_SQLSTATE);
-      return this.endOfStatement(); // most likely our own cancel landing
+      return this.endOfStatement();
     }
     this.rowsSent = 0;
     this.options.metrics.data.errors++;
@@ -374,15 +372,15 @@ export class Relay implements IdleCandidate {
   }
 
   /**
-   * The grant's row limit: rows beyond it are never sent. The server is asked to cancel the statement
-   * when nothing else is in flight behind it (a cancel can only name the session, and must not hit a
-   * pipelined statement that follows); otherwise the rest of its rows are just dropped.
+   * The grant's row limit: rows beyond it are never sent, and the statement ends in an error. The
+   * server is not asked to cancel: a cancel names only the session, and one that lands late would
+   * kill the client's next statement. The rest of the rows are read and dropped; statementTimeoutMs
+   * bounds the server's work.
    */
   private countRow(): null | undefined {
     if (this.cutting) return null;
     if (++this.rowsSent <= this.options.gate!.maxRows!) return undefined;
     this.cutting = true;
-    if (this.outstanding <= 1) this.options.cancelUpstream();
     return null;
   }
 
