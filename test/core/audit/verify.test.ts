@@ -15,6 +15,19 @@ const publicKey = signer.publicKeyPem();
 
 const read = readWriterDirectory;
 
+/** A writer that digests only when told to (the tests drive the clock and the digests). */
+function writerFor(directory: string, now?: () => number): AuditWriter {
+  return new AuditWriter({
+    directory,
+    writer: 'i-1-w0',
+    signer,
+    flushMs: 60_000,
+    digestIntervalMs: 600_000,
+    log: silentLogger,
+    now,
+  });
+}
+
 function statement(text: string, time: number) {
   return {
     type: 'statement' as const,
@@ -35,15 +48,7 @@ function statement(text: string, time: number) {
 async function sampleStore(): Promise<string> {
   const directory = path.join(mkdtempSync(path.join(os.tmpdir(), 'gh-audit-')), 'i-1-w0');
   let clock = 1_700_000_000_000;
-  const writer = new AuditWriter({
-    directory,
-    writer: 'i-1-w0',
-    signer,
-    flushMs: 60_000,
-    digestIntervalMs: 600_000,
-    log: silentLogger,
-    now: () => clock,
-  });
+  const writer = writerFor(directory, () => clock);
   for (let i = 0; i < 5; i++)
     writer.append<StatementRecord>('s1', statement(`SELECT ${i}`, clock * 1000 + i));
   clock += 1000;
@@ -110,14 +115,7 @@ describe('the audit store and its verification', () => {
 
   it('reports records not yet in a digest, and closes them into the next process’s first digest', async () => {
     const directory = await sampleStore();
-    const writer = new AuditWriter({
-      directory,
-      writer: 'i-1-w0',
-      signer,
-      flushMs: 60_000,
-      digestIntervalMs: 600_000,
-      log: silentLogger,
-    });
+    const writer = writerFor(directory);
     writer.append<StatementRecord>('s3', statement('SELECT 9', Date.now() * 1000));
     writer.flush();
     expect(verifyStore([read(directory)], publicKey)).toMatchObject({
@@ -126,14 +124,7 @@ describe('the audit store and its verification', () => {
     });
     // The process dies; the next one closes the open chunk and continues the digest chain.
     writer.detach();
-    const restarted = new AuditWriter({
-      directory,
-      writer: 'i-1-w0',
-      signer,
-      flushMs: 60_000,
-      digestIntervalMs: 600_000,
-      log: silentLogger,
-    });
+    const restarted = writerFor(directory);
     await restarted.close();
     const report = verifyStore([read(directory)], publicKey);
     expect(report.problems.filter((p) => p.kind !== 'time-gap')).toEqual([]);
