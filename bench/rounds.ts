@@ -12,7 +12,7 @@ export interface Targets {
 
 /** JIT, the server's buffers and pgbouncer's pool are warm before anything is recorded. */
 export async function warmUp(pgbench: string, targets: Targets, seconds: number): Promise<void> {
-  for (const target of ['direct', 'gateway', 'pgbouncer', 'gateway-cluster'] as const) {
+  for (const target of ['direct', 'gateway', 'gateway-policy', 'pgbouncer', 'gateway-cluster'] as const) {
     await runPgbench(pgbench, targets.endpoint(target, 'disable'), {
       protocol: 'simple',
       clients: 8,

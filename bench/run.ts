@@ -20,8 +20,12 @@ import { readSettings } from './settings';
  */
 
 const SUBJECT = 'bench-client';
-/** Claims the bench policy's identity matches on (bench/bench-policy.yaml). */
+/** Claims the bench policy's identities match on (bench/bench-policy.yaml). */
 const BENCH_CLAIMS = { sub: SUBJECT, repository: 'example/bench' };
+/** The same service under the grant whose audit selects nothing: the policy-only row. */
+const UNAUDITED_CLAIMS = { sub: `unaudited-${SUBJECT}`, repository: 'example/bench' };
+/** And under the grant whose reads are audited in strict mode. */
+const STRICT_CLAIMS = { sub: `strict-${SUBJECT}`, repository: 'example/bench' };
 const IDLE_APPLICATION = 'gatehouse-bench-idle';
 
 /** Each of these processes needs a descriptor per session (the gateway two), and the limit is inherited. */
@@ -132,14 +136,22 @@ async function main(): Promise<void> {
           case 'pgbouncer':
             return { ...common, port: pgbouncer.port, user: postgres.user, password: postgres.password };
           case 'gateway':
+          case 'gateway-policy':
+          case 'gateway-strict':
           case 'gateway-cluster': {
             // The token is the password: a fresh one per run, valid well past the run's connections.
-            const serving = target === 'gateway' ? gateway : cluster;
+            const serving = target === 'gateway-cluster' ? cluster : gateway;
+            const claims =
+              target === 'gateway-policy'
+                ? UNAUDITED_CLAIMS
+                : target === 'gateway-strict'
+                  ? STRICT_CLAIMS
+                  : BENCH_CLAIMS;
             return {
               ...common,
               port: serving.port,
-              user: SUBJECT,
-              password: serving.issuer.sign(BENCH_CLAIMS, 3600),
+              user: claims.sub,
+              password: serving.issuer.sign(claims, 3600),
             };
           }
         }
@@ -147,6 +159,8 @@ async function main(): Promise<void> {
       pid: (target) =>
         ({
           gateway: gateway.pid,
+          'gateway-policy': gateway.pid,
+          'gateway-strict': gateway.pid,
           'gateway-cluster': cluster.pid,
           pgbouncer: pgbouncer.pid,
           direct: undefined,

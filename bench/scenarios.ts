@@ -1,7 +1,19 @@
 import type { PgbenchRun } from './pgbench';
 
-/** The ways pgbench reaches the server; `gateway-cluster` is the gateway with one worker per core. */
-export type TargetName = 'direct' | 'gateway' | 'pgbouncer' | 'gateway-cluster';
+/**
+ * The ways pgbench reaches the server. `gateway` is the gateway with everything on (policy, audit
+ * record of every statement, session recording); `gateway-policy` the same process under a grant
+ * whose audit selects nothing (policy only); `gateway-strict` the same under a grant whose reads are
+ * audited in strict mode (each waits for its fsynced record); `gateway-cluster` the full gateway with
+ * one worker per core.
+ */
+export type TargetName =
+  | 'direct'
+  | 'gateway'
+  | 'gateway-policy'
+  | 'gateway-strict'
+  | 'pgbouncer'
+  | 'gateway-cluster';
 
 export interface Scenario {
   /** Stable key in the results JSON. */
@@ -40,17 +52,23 @@ export const ROUND: readonly Scenario[] = [
   throughput('direct', 'simple'),
   throughput('gateway', 'simple'),
   throughput('pgbouncer', 'simple'),
+  throughput('gateway-policy', 'simple'),
   throughput('direct', 'prepared'),
   throughput('gateway', 'prepared'),
   throughput('pgbouncer', 'prepared'),
+  throughput('gateway-policy', 'prepared'),
   throughput('gateway', 'simple', 'require'),
+  throughput('gateway-strict', 'simple'),
+  throughput('gateway-strict', 'prepared'),
   throughput('gateway-cluster', 'simple'),
   throughput('gateway-cluster', 'prepared'),
   // pgbouncer at one client is not a target; it shows what any extra hop costs on this machine.
   oneClient('direct', 'simple'),
   oneClient('gateway', 'simple'),
+  oneClient('gateway-policy', 'simple'),
   oneClient('pgbouncer', 'simple'),
   oneClient('direct', 'prepared'),
   oneClient('gateway', 'prepared'),
+  oneClient('gateway-policy', 'prepared'),
   oneClient('pgbouncer', 'prepared'),
 ];

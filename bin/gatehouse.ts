@@ -12,7 +12,7 @@ const USAGE = `gatehouse ${VERSION}
 
 Usage:
   gatehouse local [--port 6432] [--host 127.0.0.1] [--upstream postgres://…] [--workers N]
-                  [--health-port 6480] [--home .gatehouse] [--policy FILE] [--log-level info]
+                  [--health-port 6480] [--replay-port 6490] [--home .gatehouse] [--policy FILE] [--log-level info]
       Runs the gateway on this machine in front of an embedded PostgreSQL with a demo database
       (or in front of --upstream), with a local token issuer. The policy is --policy, or
       <home>/policy.yaml (created from the demo policy on first start); edits are reloaded live.
@@ -27,9 +27,16 @@ Usage:
       Exit code 0 when allowed, 3 when not.
   gatehouse policy test FILE
       Runs the test cases in the policy file's \`tests\` section.
-  gatehouse verify [--store DIR] [--public-key FILE] [--home .gatehouse] [--json]
+  gatehouse verify [--store DIR | --s3 BUCKET[/PREFIX]] [--table TABLE] [--public-key FILE] [--home .gatehouse] [--json]
       Verifies an audit store offline: every record, chunk and signed digest. Exit code 1 when
       anything was changed, removed, reordered or inserted.
+  gatehouse sessions list [--home .gatehouse | --directory DIR | --table TABLE [--region R]] [--json]
+      Lists the live sessions of every gateway process that publishes to the session registry.
+  gatehouse sessions kill (--session ID | --subject SUBJECT [--issuer ISSUER]) [--by NAME] [--wait 10]
+      Ends sessions wherever they run (within seconds); each one's audit trail records who asked.
+  gatehouse replay [SESSION] [--store DIR] [--home .gatehouse] [--speed N] [--json]
+      Prints a recorded session as it happened (SESSION: its id or a unique prefix); --speed 1
+      replays at real speed. Without SESSION, lists the recorded sessions.
 `;
 
 function fail(message: string): never {
@@ -61,6 +68,7 @@ async function local(argv: string[]): Promise<void> {
       upstream: { type: 'string' },
       workers: { type: 'string', default: '2' },
       'health-port': { type: 'string', default: '6480' },
+      'replay-port': { type: 'string', default: '6490' },
       home: { type: 'string', default: '.gatehouse' },
       'log-level': { type: 'string', default: 'info' },
       'pg-setting': { type: 'string', multiple: true, default: [] },
@@ -83,6 +91,7 @@ async function local(argv: string[]): Promise<void> {
     host: values.host,
     port: Number(values.port),
     healthPort: Number(values['health-port']),
+    replayPort: Number(values['replay-port']),
     workers: Number(values.workers),
     upstreamUrl: values.upstream,
     postgresSettings,
@@ -102,6 +111,7 @@ async function local(argv: string[]): Promise<void> {
       `  upstream  ${mode.postgres ? `embedded PostgreSQL on ${mode.postgres.host}:${mode.postgres.port} (data in ${mode.postgres.dataDir})` : values.upstream?.replace(/\/\/[^@]*@/, '//…@')}`,
       `  gateway   ${host}:${mode.gateway.port}, TLS certificate ${mode.certFile}`,
       `  health    http://127.0.0.1:${mode.gateway.healthPort}/readyz   metrics: /metrics`,
+      `  sessions  ${mode.recordingsUrl}   (recordings; this address carries a per-run secret)`,
       '',
       'Connect (this token is valid for 12 hours):',
       `  PGPASSWORD='${token}' psql "host=${host} port=${mode.gateway.port} dbname=${mode.database} user=demo-ci sslmode=require"`,
@@ -147,6 +157,20 @@ async function serve(): Promise<void> {
   await starting;
 }
 
+/** Runs a subcommand that writes to stdout; its usage errors end the process with code 2. */
+async function runCommand(
+  command: (argv: string[], write: (text: string) => void) => Promise<number>,
+  usageError: new (...args: never[]) => Error,
+  argv: string[],
+): Promise<void> {
+  try {
+    process.exitCode = await command(argv, (text) => process.stdout.write(text));
+  } catch (error) {
+    if (error instanceof usageError) fail(error.message);
+    throw error;
+  }
+}
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -158,18 +182,20 @@ async function main(): Promise<void> {
       return serve();
     case 'verify': {
       const { verifyCommand } = await import('./verify-command.js');
-      process.exitCode = verifyCommand(rest, (text) => process.stdout.write(text));
+      process.exitCode = await verifyCommand(rest, (text) => process.stdout.write(text));
       return;
+    }
+    case 'sessions': {
+      const { sessionsCommand, SessionsUsageError } = await import('./sessions-command.js');
+      return runCommand(sessionsCommand, SessionsUsageError, rest);
+    }
+    case 'replay': {
+      const { replayCommand, ReplayUsageError } = await import('./replay-command.js');
+      return runCommand(replayCommand, ReplayUsageError, rest);
     }
     case 'policy': {
       const { policyCommand, UsageError } = await import('./policy-command.js');
-      try {
-        process.exitCode = await policyCommand(rest, (text) => process.stdout.write(text));
-      } catch (error) {
-        if (error instanceof UsageError) fail(error.message);
-        throw error;
-      }
-      return;
+      return runCommand(policyCommand, UsageError, rest);
     }
     case '--version':
     case 'version':

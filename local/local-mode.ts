@@ -8,6 +8,7 @@ import { ensureAuditSigningKey, ensureSelfSignedCertificate } from './certificat
 import { DEMO_DATABASE, seedDemoDatabase } from './demo-data';
 import { type RunningPostgres, startEmbeddedPostgres } from './embedded-postgres';
 import { freePort } from './free-port';
+import { type RecordingsPage, startRecordingsPage } from './recordings-page/server';
 import { type LocalIssuer, localIssuerConfig, openLocalIssuer } from './token-issuer';
 
 export interface LocalModeOptions {
@@ -16,6 +17,8 @@ export interface LocalModeOptions {
   host: string;
   port: number;
   healthPort: number;
+  /** The recordings page's port on 127.0.0.1 (0: any free port). */
+  replayPort: number;
   workers: number;
   /** Front this server instead of starting the embedded one: postgres://user:password@host:port/db?sslmode=… */
   upstreamUrl?: string;
@@ -46,6 +49,8 @@ export interface LocalMode {
   config: GatewayConfig;
   certFile: string;
   database: string;
+  /** The recordings page's address, with its per-run secret. */
+  recordingsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -130,6 +135,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       signingKeyFile: ensureAuditSigningKey(path.join(home, 'keys', 'audit-signing-key.pem')),
       writer: 'local',
     },
+    sessions: { directory: path.join(home, 'sessions') },
     health: { host: '127.0.0.1', port: options.healthPort, emfIntervalMs: 0 },
     cancel: {},
     drainMs: 5000,
@@ -146,6 +152,14 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     await postgres?.stop();
     throw error;
   }
+  let page: RecordingsPage;
+  try {
+    page = await startRecordingsPage({ store: config.audit.directory, port: options.replayPort });
+  } catch (error) {
+    await gateway.stop();
+    await postgres?.stop();
+    throw error;
+  }
   return {
     gateway,
     issuer,
@@ -153,7 +167,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     config,
     certFile: certificate.certFile,
     database: upstream.database,
+    recordingsUrl: page.url,
     stop: async () => {
+      await page.close();
       await gateway.stop();
       await postgres?.stop();
     },

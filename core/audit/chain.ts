@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json';
+import { canonicalRecord } from './canonical-record';
 import { AUDIT_SCHEMA_VERSION, type AuditRecord, type RecordBody } from './records';
 
 export function sha256Hex(data: string | Buffer): string {
@@ -40,28 +41,20 @@ export class SessionChain {
     return this.seq;
   }
 
-  append<R extends AuditRecord>(body: RecordBody<R>): R {
-    return this.appendLine<R>(body).record;
-  }
-
   /**
-   * Appends and also returns the record as one JSON line (its canonical form with `hash` added), so
-   * the writer serialises each record once.
+   * Appends a record; returns it as one JSON line (its canonical form with `hash` added, so the writer
+   * serialises each record once) and its hash.
    */
-  appendLine<R extends AuditRecord>(body: RecordBody<R>): { record: R; line: string } {
-    const unsigned = {
-      ...body,
-      v: AUDIT_SCHEMA_VERSION,
+  appendLine(body: RecordBody): { line: string; hash: string } {
+    const canonical = canonicalRecord(body, {
       session: this.session,
       seq: this.seq,
       writer: this.writer,
       prev: this.head,
-    } as unknown as Omit<R, 'hash'>;
-    const canonical = canonicalJson(unsigned);
+    });
     const hash = sha256Hex(canonical);
-    const record = { ...unsigned, hash } as R;
     this.head = hash;
     this.seq++;
-    return { record, line: `${canonical.slice(0, -1)},"hash":"${hash}"}\n` };
+    return { hash, line: `${canonical.slice(0, -1)},"hash":"${hash}"}\n` };
   }
 }

@@ -16,6 +16,8 @@ export interface Digest {
   from: number;
   to: number;
   chunks: { name: string; sha256: string; records: number }[];
+  /** Session recording files sealed in the period (absent when recording is off). */
+  recordings?: { name: string; sha256: string; bytes: number }[];
   /** Chain head (last record hash and seq) of every session this writer wrote to in the period. */
   heads: Record<string, { hash: string; seq: number }>;
   /** Empty for a writer's first digest. */

@@ -63,6 +63,8 @@ export interface StatementRecord extends RecordBase {
   outcome: { tag?: string; rows?: number; sqlstate?: string; suspended?: boolean };
   bytesIn: number;
   bytesOut: number;
+  /** Present when the session recording lacks part of this statement's result (a cap was reached). */
+  recording?: { cut: 'statement' | 'session'; omittedBytes: number };
 }
 
 export interface SessionEndRecord extends RecordBase {

@@ -6,6 +6,8 @@ import type { AuditRecord } from './records';
 export interface WriterContents {
   writer: string;
   chunks: ReadonlyMap<string, Buffer>;
+  /** Session recording files (sealed ones and an open one); absent when not read. */
+  recordings?: ReadonlyMap<string, Buffer>;
   digests: readonly Buffer[];
 }
 
@@ -18,12 +20,16 @@ export type ProblemKind =
   | 'chunk-missing'
   | 'chunk-altered'
   | 'chunk-undigested'
+  | 'recording-missing'
+  | 'recording-altered'
+  | 'recording-undigested'
   | 'record-unreadable'
   | 'record-altered'
   | 'record-missing'
   | 'record-reordered'
   | 'record-inserted'
-  | 'tail-deleted';
+  | 'tail-deleted'
+  | 'digest-tail-deleted';
 
 export interface Problem {
   writer: string;
@@ -39,7 +45,11 @@ export interface VerificationReport {
   sessions: number;
   records: number;
   problems: Problem[];
-  /** Undigested chunks are the open tail of a running or crashed writer: reported, not failures. */
+  recordings: number;
+  /**
+   * Undigested chunks and recordings are the open tail of a running or crashed writer: reported, not
+   * failures.
+   */
   ok: boolean;
 }
 
@@ -103,34 +113,73 @@ function checkDigestChain(
   });
 }
 
-/** Verifies chunk bytes against the digests; returns the chunks whose records can be trusted to check. */
-function checkChunks(contents: WriterContents, digests: Digest[], problems: Problem[]): string[] {
-  const { writer, chunks } = contents;
+/** Chunks in the order written: by number (chunk-10 after chunk-9), the open one last. */
+function chunkOrder(name: string): number {
+  const match = /^chunk-(\d+)\.jsonl$/.exec(name);
+  return match ? Number(match[1]) : Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * Verifies stored files of one kind (audit chunks or recordings) against the digests that list them.
+ */
+function checkFiles(
+  writer: string,
+  kind: 'chunk' | 'recording',
+  stored: ReadonlyMap<string, Buffer>,
+  listings: { digest: number; files: readonly { name: string; sha256: string }[] }[],
+  problems: Problem[],
+): void {
   const listed = new Set<string>();
-  for (const digest of digests) {
-    for (const chunk of digest.chunks) {
-      listed.add(chunk.name);
-      const bytes = chunks.get(chunk.name);
+  for (const { digest, files } of listings) {
+    for (const file of files) {
+      listed.add(file.name);
+      const bytes = stored.get(file.name);
       if (!bytes)
         problems.push({
           writer,
-          kind: 'chunk-missing',
-          detail: `chunk ${chunk.name} listed in digest ${digest.seq} is missing`,
+          kind: `${kind}-missing`,
+          detail: `${kind} ${file.name} listed in digest ${digest} is missing`,
         });
-      else if (sha256Hex(bytes) !== chunk.sha256) {
+      else if (sha256Hex(bytes) !== file.sha256) {
         problems.push({
           writer,
-          kind: 'chunk-altered',
-          detail: `chunk ${chunk.name} does not match digest ${digest.seq}`,
+          kind: `${kind}-altered`,
+          detail: `${kind} ${file.name} does not match digest ${digest}`,
         });
       }
     }
   }
-  for (const name of chunks.keys()) {
+  for (const name of stored.keys()) {
     if (!listed.has(name))
-      problems.push({ writer, kind: 'chunk-undigested', detail: `chunk ${name} is not in any digest yet` });
+      problems.push({
+        writer,
+        kind: `${kind}-undigested`,
+        detail: `${kind} ${name} is not in any digest yet`,
+      });
   }
-  return [...chunks.keys()].sort();
+}
+
+/** Verifies chunk bytes against the digests; returns the chunks whose records can be trusted to check. */
+function checkChunks(contents: WriterContents, digests: Digest[], problems: Problem[]): string[] {
+  const { writer, chunks } = contents;
+  const listings = (select: (d: Digest) => { name: string; sha256: string }[] | undefined) =>
+    digests.map((d) => ({ digest: d.seq, files: select(d) ?? [] }));
+  checkFiles(
+    writer,
+    'chunk',
+    chunks,
+    listings((d) => d.chunks),
+    problems,
+  );
+  if (contents.recordings)
+    checkFiles(
+      writer,
+      'recording',
+      contents.recordings,
+      listings((d) => d.recordings),
+      problems,
+    );
+  return [...chunks.keys()].sort((a, b) => chunkOrder(a) - chunkOrder(b));
 }
 
 function checkRecords(
@@ -221,29 +270,71 @@ function checkRecords(
 }
 
 /** Verifies a whole store offline, with only the writers' public key. */
-export function verifyStore(writers: readonly WriterContents[], publicKeyPem: string): VerificationReport {
+/** A writer's newest digest as registered apart from the store (the gateway's DynamoDB table). */
+export interface RegisteredHead {
+  seq: number;
+  signature: string;
+}
+
+/** The store must reach each writer's registered head: digests deleted from its end show here. */
+function checkRegisteredHeads(
+  digestsOf: Map<string, Digest[]>,
+  heads: ReadonlyMap<string, RegisteredHead>,
+  problems: Problem[],
+): void {
+  for (const [writer, head] of heads) {
+    const digests = digestsOf.get(writer) ?? [];
+    const match = digests.find((d) => d.seq === head.seq);
+    if (!match) {
+      const last = digests.at(-1);
+      problems.push({
+        writer,
+        kind: 'digest-tail-deleted',
+        detail: `the store ends at digest ${last ? last.seq : '(none)'}, but digest ${head.seq} was registered`,
+      });
+    } else if (match.signature !== head.signature) {
+      problems.push({
+        writer,
+        kind: 'digest-tail-deleted',
+        detail: `digest ${head.seq} is not the one registered (its signature differs)`,
+      });
+    }
+  }
+}
+
+export function verifyStore(
+  writers: readonly WriterContents[],
+  publicKeyPem: string,
+  registeredHeads?: ReadonlyMap<string, RegisteredHead>,
+): VerificationReport {
   const problems: Problem[] = [];
+  const digestsOf = new Map<string, Digest[]>();
   let digestCount = 0;
   let chunks = 0;
+  let recordings = 0;
   let sessions = 0;
   let records = 0;
   for (const contents of writers) {
     const digests = parseDigests(contents, problems);
+    digestsOf.set(contents.writer, digests);
     digestCount += digests.length;
     chunks += contents.chunks.size;
+    recordings += contents.recordings?.size ?? 0;
     checkDigestChain(contents, digests, publicKeyPem, problems);
     const names = checkChunks(contents, digests, problems);
     const counted = checkRecords(contents, names, digests, problems);
     sessions += counted.sessions;
     records += counted.records;
   }
+  if (registeredHeads) checkRegisteredHeads(digestsOf, registeredHeads, problems);
   return {
     writers: writers.length,
     digests: digestCount,
     chunks,
+    recordings,
     sessions,
     records,
     problems,
-    ok: problems.every((problem) => problem.kind === 'chunk-undigested'),
+    ok: problems.every((problem) => problem.kind.endsWith('-undigested')),
   };
 }

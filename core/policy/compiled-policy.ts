@@ -64,6 +64,13 @@ export interface Grant {
   readonly functions: readonly NameGlob[];
   readonly rules: readonly Rule[];
   readonly limits: GrantLimits;
+  /** Statement classes that get audit records, and whether sessions are recorded. */
+  readonly audit: {
+    readonly statements: readonly StatementClass[];
+    readonly record: boolean;
+    /** Classes whose statements wait for a durable record in the shared store before they run. */
+    readonly strict: readonly StatementClass[];
+  };
 }
 
 /** A verified token, as the policy sees it. */

@@ -96,6 +96,7 @@ function compileGrant(grant: GrantDocument, members: Set<string>): Grant {
         timezone: hours.timezone,
       },
     },
+    audit: grant.audit,
   };
 }
 

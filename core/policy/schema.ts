@@ -117,6 +117,25 @@ const grant = z
     functions: z.array(z.string().min(1)).default([]),
     rules: z.array(rule).default([]),
     limits,
+    /**
+     * What the audit trail keeps of this grant's sessions (AU-2, AU-12: the organisation selects the
+     * audited events). Session start and end, refused statements and statements the analysis could
+     * not classify are always recorded, whatever this says.
+     */
+    audit: z
+      .object({
+        /** Statement classes that get a statement record; the default is every class. */
+        statements: z.array(z.enum(STATEMENT_CLASSES)).default([...STATEMENT_CLASSES]),
+        /** Whether sessions are recorded (when the gateway's configuration enables recordings). */
+        record: z.boolean().default(true),
+        /**
+         * Statement classes audited in `strict` mode: not forwarded until a record of them is held by
+         * the shared store (DynamoDB in AWS); refused when it cannot be. The rest are `buffered`.
+         */
+        strict: z.array(z.enum(STATEMENT_CLASSES)).default(['write', 'ddl', 'admin']),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -14,6 +14,16 @@ const MiB = 1024 * 1024;
 
 const hostPort = z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port');
 
+/** The gateway's DynamoDB table (sessions, strict records, writer heads). */
+const dynamoDbTable = z
+  .object({
+    table: z.string().min(3),
+    region: z.string().min(1).optional(),
+    /** Another endpoint than AWS's (tests: dynalite). */
+    endpoint: z.string().url().optional(),
+  })
+  .strict();
+
 export const gatewayConfigSchema = z
   .object({
     listen: z
@@ -154,8 +164,13 @@ export const gatewayConfigSchema = z
       .object({
         /** Local store: one directory per writer below it (chunks, open spool, signed digests). */
         directory: z.string().min(1),
-        /** PEM private key (ECDSA P-256) that signs the digests; verify with its public key. */
-        signingKeyFile: z.string().min(1),
+        /** PEM private key (ECDSA P-256) that signs the digests (local mode); verify with its public key. */
+        signingKeyFile: z.string().min(1).optional(),
+        /** Or a KMS asymmetric key (ECC_NIST_P256, SIGN_VERIFY) that signs them (AWS). */
+        kmsSigningKey: z
+          .object({ keyId: z.string().min(1), region: z.string().min(1).optional() })
+          .strict()
+          .optional(),
         /** Writer names are this (default: the host name) and the worker slot: `host-w0`. */
         writer: z
           .string()
@@ -165,8 +180,110 @@ export const gatewayConfigSchema = z
         flushMs: z.number().int().min(1).default(200),
         /** A signed digest closes the open chunk at least this often. */
         digestIntervalMs: z.number().int().min(100).default(60_000), // 1 minute
+        /** A digest also follows the end of a session within this long (ends close together share one). */
+        sessionEndDigestMs: z.number().int().min(10).default(1_000),
+        /**
+         * Where `strict` statements' records go before the statements run (README, "Durability"):
+         * the gateway's DynamoDB table in AWS; by default a file in the writer's directory, fsynced.
+         */
+        strict: z
+          .object({
+            dynamodb: dynamoDbTable.optional(),
+            /** A strict statement waits at most this long for its record; then it is refused. */
+            timeoutMs: z.number().int().min(10).default(2_000),
+          })
+          .strict()
+          .default({}),
+        /**
+         * Shipping sealed files (chunks, recordings, digests) to S3 with Object Lock (AWS). Without it
+         * the writer directories are the store (local mode).
+         */
+        ship: z
+          .object({
+            s3: z
+              .object({
+                bucket: z.string().min(3),
+                prefix: z.string().default('audit/'),
+                region: z.string().min(1).optional(),
+                endpoint: z.string().url().optional(),
+                /** S3-compatible emulators want path-style addresses. */
+                forcePathStyle: z.boolean().default(false),
+                kmsKeyId: z.string().min(1).optional(),
+                /** Compliance-mode Object Lock retention of each object. */
+                retentionDays: z.number().int().min(1).default(365),
+              })
+              .strict(),
+            /** Backoff after a failed upload: from this, doubling, up to retryMaxMs; never gives up. */
+            retryBaseMs: z.number().int().min(1).default(200),
+            retryMaxMs: z.number().int().min(1).default(30_000),
+          })
+          .strict()
+          .optional(),
+        /** A copy of every audit record to CloudWatch Logs, one JSON event each, for SIEMs (AWS). */
+        cloudwatch: z
+          .object({
+            logGroup: z.string().min(1),
+            region: z.string().min(1).optional(),
+            endpoint: z.string().url().optional(),
+            intervalMs: z.number().int().min(10).default(1_000),
+            maxBufferedBytes: z
+              .number()
+              .int()
+              .min(1024 * 1024)
+              .default(16 * 1024 * 1024), // 16 MiB
+          })
+          .strict()
+          .optional(),
       })
-      .strict(),
+      .strict()
+      .refine((audit) => (audit.signingKeyFile === undefined) !== (audit.kmsSigningKey === undefined), {
+        message: 'name either signingKeyFile or kmsSigningKey to sign the audit digests',
+      }),
+    /**
+     * The live-session registry (README, "Live sessions"): where every process publishes its sessions
+     * and reads operators' kill requests. Absent: `gatehouse sessions` cannot see this gateway.
+     */
+    sessions: z
+      .object({
+        /** A directory every process and the operator can reach (one machine: local mode). */
+        directory: z.string().min(1).optional(),
+        /** The gateway's DynamoDB table (AWS): every instance and the operator read it. */
+        dynamodb: dynamoDbTable.optional(),
+        /** How often sessions are published and kill requests looked for (a kill takes about this long). */
+        refreshMs: z.number().int().min(50).default(2_000),
+      })
+      .strict()
+      .refine((sessions) => (sessions.directory === undefined) !== (sessions.dynamodb === undefined), {
+        message: 'name either a directory or a dynamodb table for the session registry',
+      })
+      .optional(),
+    /** Session recordings (README, "Session recordings"), stored beside the audit chunks. */
+    recording: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Bytes one session's recording may hold; past it, the rest of the session is not recorded. */
+        maxSessionBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(64 * 1024 * 1024), // 64 MiB
+        /** Result bytes one statement may add; past it, its further rows are not recorded. */
+        maxStatementBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(1024 * 1024), // 1 MiB
+        /** Frames wait at most this long in memory before they are compressed to disk. */
+        flushMs: z.number().int().min(1).default(1_000),
+        /** Uncompressed bytes waiting for the disk beyond which frames are dropped (and counted). */
+        maxPendingBytes: z
+          .number()
+          .int()
+          .min(1024 * 1024)
+          .default(64 * 1024 * 1024), // 64 MiB
+      })
+      .strict()
+      .default({}),
     limits: z
       .object({
         /** StartupMessage and other untyped packets. */

@@ -33,7 +33,20 @@ describe('gatehouse local', () => {
     const port = await fixedTestPort();
     const child = spawn(
       process.execPath,
-      [CLI, 'local', '--home', home, '--port', String(port), '--health-port', '0', '--log-level', 'warn'],
+      [
+        CLI,
+        'local',
+        '--home',
+        home,
+        '--port',
+        String(port),
+        '--health-port',
+        '0',
+        '--replay-port',
+        '0',
+        '--log-level',
+        'warn',
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -43,6 +56,11 @@ describe('gatehouse local', () => {
     const line = banner.split('\n').find((l) => l.includes("PGPASSWORD='"))!;
     const token = /PGPASSWORD='([^']+)'/.exec(line)![1]!;
     expect(line).toContain(`port=${port} dbname=demo user=demo-ci sslmode=require`);
+    // The recordings page, behind the per-run secret the banner prints.
+    const recordings = /sessions {2}(http:\/\/127\.0\.0\.1:\d+\/\?secret=[\w-]+)/.exec(banner)?.[1];
+    expect(recordings).toBeDefined();
+    expect((await fetch(new URL('/api/sessions', recordings))).status).toBe(401);
+    expect((await fetch(recordings!, { redirect: 'manual' })).status).toBe(303);
     const client = new Client({
       host: '127.0.0.1',
       port,

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -14,6 +15,9 @@ import { SessionChain, sha256Hex } from '../../../core/audit/chain';
 import { type Digest, type DigestSigner, signDigest } from '../../../core/audit/digest';
 import type { AuditRecord, RecordBody } from '../../../core/audit/records';
 import type { Logger } from '../observability/logger';
+import type { RecordingWriter } from '../recording/recording-writer';
+import type { RecordingCaps } from '../recording/session-recorder';
+import type { StrictStore } from './strict-store';
 
 export interface AuditWriterOptions {
   /** This writer's directory in the store (local mode: the store itself). */
@@ -26,6 +30,18 @@ export interface AuditWriterOptions {
   digestIntervalMs: number;
   log: Logger;
   now?: () => number;
+  /** Called on each failed spool write (the records are kept and retried): the alarm metric. */
+  onSpoolFailure?: () => void;
+  /** Session recordings, sealed and listed by each digest beside the audit chunks. */
+  recording?: { writer: RecordingWriter; caps: RecordingCaps };
+  /** Where `strict` statements' records go before the statements run. */
+  strict?: StrictStore;
+  /** A digest follows a session's end within this long (absent: only the interval's digests). */
+  sessionEndDigestMs?: number;
+  /** Called after each digest is written (the shipper's cue). */
+  onDigest?: () => void;
+  /** Called with the lines each spool write put on disk (the CloudWatch Logs copy). */
+  onSpooled?: (lines: string) => void;
 }
 
 const OPEN_CHUNK = 'open.jsonl';
@@ -44,6 +60,13 @@ export class AuditWriter {
   /** Sessions written to since the last digest: their heads go into it. */
   private readonly touched = new Set<string>();
   private pending: string[] = [];
+  /** Bytes a failed write left behind; they go before anything newer. */
+  private unwritten: Buffer | null = null;
+  /**
+   * SHA-256 of the open chunk as written, so a digest need not read it back; undefined while the open
+   * chunk holds lines an earlier process wrote (then it is hashed from the disk).
+   */
+  private openHash: Hash | undefined = createHash('sha256');
   /** The open chunk, kept open: a flush is one write system call. */
   private fd: number | undefined;
   private pendingRecords = 0;
@@ -72,6 +95,14 @@ export class AuditWriter {
     return this.options.writer;
   }
 
+  get recording(): AuditWriterOptions['recording'] {
+    return this.options.recording;
+  }
+
+  get strictStore(): StrictStore | undefined {
+    return this.options.strict;
+  }
+
   /** Picks up numbering and the signature chain from what an earlier process of this writer left. */
   private resume(): void {
     const files = readdirSync(this.options.directory);
@@ -89,36 +120,71 @@ export class AuditWriter {
       this.periodStart = last.to;
     }
     if (existsSync(path.join(this.options.directory, OPEN_CHUNK))) {
+      this.openHash = undefined;
       this.openRecords = readFileSync(path.join(this.options.directory, OPEN_CHUNK), 'utf8')
         .split('\n')
         .filter((line) => line !== '').length;
     }
   }
 
-  /** Appends a record to its session's chain; it reaches disk within `flushMs`. */
-  append<R extends AuditRecord>(session: string, body: RecordBody<R>): R {
+  /** Appends a record to its session's chain; it reaches disk within `flushMs`. Returns its hash. */
+  append<R extends AuditRecord>(session: string, body: RecordBody<R>): string {
     let chain = this.chains.get(session);
     if (!chain) {
       chain = new SessionChain(session, this.options.writer);
       this.chains.set(session, chain);
     }
-    const { record, line } = chain.appendLine<R>(body);
+    const { line, hash } = chain.appendLine(body);
     this.touched.add(session);
     this.pending.push(line);
     this.pendingRecords++;
-    return record;
+    return hash;
   }
 
-  /** A session is over: its chain is forgotten once the next digest has signed its head. */
+  /**
+   * A session is over: a digest follows within `sessionEndDigestMs` (sessions ending close together
+   * share one), so a finished session's chain head is signed soon after it ends; its chain is then
+   * forgotten.
+   */
   endSession(session: string): void {
     this.closing.add(session);
+    if (this.sessionEndTimer || this.options.sessionEndDigestMs === undefined) return;
+    this.sessionEndTimer = setTimeout(() => {
+      this.sessionEndTimer = undefined;
+      void this.digest();
+    }, this.options.sessionEndDigestMs);
+    this.sessionEndTimer.unref();
   }
 
+  private sessionEndTimer: NodeJS.Timeout | undefined;
   private readonly closing = new Set<string>();
 
   get hasPending(): boolean {
-    return this.pending.length > 0;
+    return this.pending.length > 0 || this.unwritten !== null;
   }
+
+  private waiting: (() => void)[] = [];
+  private commitScheduled = false;
+
+  /**
+   * Calls `then` once the records appended so far are in the spool. Group commit: every session that
+   * asks during one turn of the event loop is served by one write, at the end of the turn, instead of
+   * one write per statement.
+   */
+  afterFlush(then: () => void): void {
+    this.waiting.push(then);
+    if (this.commitScheduled) return;
+    this.commitScheduled = true;
+    setImmediate(this.commit);
+  }
+
+  private readonly commit = (): void => {
+    this.commitScheduled = false;
+    this.flush();
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const then of waiting) then();
+  };
 
   /**
    * Writes what is in memory to the open chunk, synchronously: it is the spool. The relay calls this
@@ -126,18 +192,30 @@ export class AuditWriter {
    * the client learns its statement ran, and a killed process loses no acknowledged statement.
    */
   flush(): void {
-    if (this.pending.length === 0) return;
-    const text = this.pending.join('');
+    if (this.pending.length === 0 && this.unwritten === null) return;
+    const fresh = this.pending.length > 0 ? Buffer.from(this.pending.join('')) : null;
     this.pending = [];
+    const data =
+      this.unwritten && fresh ? Buffer.concat([this.unwritten, fresh]) : (this.unwritten ?? fresh)!;
+    this.unwritten = null;
+    let written = 0;
     try {
       this.fd ??= openSync(path.join(this.options.directory, OPEN_CHUNK), 'a', 0o600);
-      writeSync(this.fd, text);
+      while (written < data.length) written += writeSync(this.fd, data, written);
       this.openRecords += this.pendingRecords;
       this.pendingRecords = 0;
+      this.options.onSpooled?.(data.toString('utf8'));
     } catch (error) {
-      // Keep the records and try again at the next flush; the metric rises with the backlog.
-      this.pending.unshift(text);
+      // What did not reach the disk is tried again first at the next flush, so lines stay whole
+      // and in order; the backlog shows in `hasPending`.
+      this.unwritten = data.subarray(written);
       this.options.log.error('audit spool write failed', { error });
+      this.options.onSpoolFailure?.();
+      // Reopened at the next attempt: the file may have been replaced or its disk remounted.
+      if (this.fd !== undefined) closeSync(this.fd);
+      this.fd = undefined;
+    } finally {
+      this.openHash?.update(data.subarray(0, written));
     }
   }
 
@@ -166,11 +244,12 @@ export class AuditWriter {
       this.chunkSeq++;
       chunks.push({
         name,
-        sha256: sha256Hex(readFileSync(path.join(directory, name))),
+        sha256: this.openHash?.digest('hex') ?? sha256Hex(readFileSync(path.join(directory, name))),
         records: this.openRecords,
       });
       this.openRecords = 0;
     }
+    this.openHash = createHash('sha256');
     const heads: Digest['heads'] = {};
     for (const session of this.touched) {
       const chain = this.chains.get(session);
@@ -179,6 +258,7 @@ export class AuditWriter {
     this.touched.clear();
     for (const session of this.closing) this.chains.delete(session);
     this.closing.clear();
+    const recordings = this.options.recording ? await this.options.recording.writer.seal() : undefined;
     const to = microseconds(this.now());
     const digest = await signDigest(
       {
@@ -189,6 +269,7 @@ export class AuditWriter {
         from: this.periodStart,
         to,
         chunks,
+        recordings,
         heads,
         previousSignature: this.previousSignature,
       },
@@ -200,6 +281,7 @@ export class AuditWriter {
     this.digestSeq++;
     this.previousSignature = digest.signature;
     this.periodStart = to;
+    this.options.onDigest?.();
   }
 
   /** Flushes and writes a final digest (SIGTERM, end of a test). */
@@ -210,6 +292,8 @@ export class AuditWriter {
 
   /** Stops the timers without writing anything more: what a crash leaves (tests use it to stage one). */
   detach(): void {
+    clearTimeout(this.sessionEndTimer);
+    this.options.recording?.writer.detach();
     clearInterval(this.flushTimer);
     clearInterval(this.digestTimer);
   }

@@ -9,6 +9,7 @@ export function readWriterDirectory(directory: string): WriterContents {
   return {
     writer: path.basename(directory),
     chunks: new Map(files.filter((f) => /^(chunk-\d+|open)\.jsonl$/.test(f)).map((f) => [f, load(f)])),
+    recordings: new Map(files.filter((f) => /^recording-(\d+|open)\.gz$/.test(f)).map((f) => [f, load(f)])),
     digests: files.filter((f) => /^digest-\d+\.json$/.test(f)).map(load),
   };
 }

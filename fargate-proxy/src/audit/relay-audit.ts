@@ -1,6 +1,11 @@
+import type { StatementAnalysis, StatementClass } from '../../../core/sql/analysis';
 import { BackendCode, FrontendCode, HEADER_LENGTH } from '../protocol/codes';
 import { type BindMessage, decodeExecute } from '../protocol/frontend-messages';
-import type { AuditedDecision, StatementTracker } from './statement-tracker';
+import type { SessionRecorder } from '../recording/session-recorder';
+import { OutputWalker } from './output-walker';
+import { redact } from './redaction';
+import { type AuditedDecision, type StatementTracker, sha256 } from './statement-tracker';
+import type { StrictItem, StrictStore } from './strict-store';
 
 /** Client messages the audit needs to see whole (besides Query and Parse, which the gate sees). */
 export const AUDITED_CLIENT_CODES = [FrontendCode.Bind, FrontendCode.Execute, FrontendCode.Sync] as const;
@@ -13,37 +18,157 @@ export const AUDITED_SERVER_CODES = [
   BackendCode.ReadyForQuery,
 ] as const;
 
+/** The messages that end a statement's result, as the client receives them. */
+const RESULT_ENDS = new Set<number>([
+  BackendCode.CommandComplete,
+  BackendCode.EmptyQueryResponse,
+  BackendCode.PortalSuspended,
+  BackendCode.ErrorResponse,
+]);
+
+/** Strict mode for one session: its store, the classes it applies to, and who the session is. */
+export interface StrictAudit {
+  store: StrictStore;
+  classes: ReadonlySet<StatementClass>;
+  facts: Pick<StrictItem, 'session' | 'writer' | 'issuer' | 'subject' | 'database'>;
+  /** Index of the session's next strict item. */
+  next: number;
+}
+
+/** What the relay's audit needs of the writer's spool. */
+export interface Spool {
+  readonly hasPending: boolean;
+  flush(): void;
+  afterFlush(then: () => void): void;
+}
+
 /**
  * The relay's side of the audit: it hands over the messages it inspects, already decided; this turns
  * them into tracker calls. Kept apart so the relay stays a relay.
  */
 export class RelayAudit {
+  /** Bytes of the result being sent, since the end of the previous one. */
+  private resultBytes = 0;
+  private readonly walker = new OutputWalker((code, total) => this.visit(code, total));
+  /** Kept bytes go to the recording; absent when the session is not recorded. */
+  private readonly recorded: ((bytes: Buffer) => void) | undefined;
+
   constructor(
     readonly tracker: StatementTracker,
-    private readonly spool: { readonly hasPending: boolean; flush(): void },
-  ) {}
+    private readonly spool: Spool,
+    private readonly recorder?: SessionRecorder,
+    private readonly strict?: StrictAudit,
+  ) {
+    this.recorded = recorder && ((bytes) => recorder.server(bytes));
+  }
 
-  /** Records of what the client is about to learn reach the spool first. */
-  beforeClientWrite(): void {
-    if (this.spool.hasPending) this.spool.flush();
+  /**
+   * Bytes about to be written to the client: the records of the statements whose outcome they carry
+   * are made here. Returns whether they must wait for the spool (see `afterSpool`) before they go out.
+   */
+  toClient(bytes: Buffer): boolean {
+    this.tracker.bytesOut += bytes.length;
+    this.walker.walk(bytes, this.recorded);
+    return this.spool.hasPending;
+  }
+
+  /** Calls `then` once every record made so far is in the spool (group commit, end of this turn). */
+  afterSpool(then: () => void): void {
+    this.spool.afterFlush(then);
+  }
+
+  /** Writes the spool now: the session must write to its client before the turn ends (it is closing). */
+  flushSpool(): void {
+    this.spool.flush();
+  }
+
+  /** Each message the client is about to receive: counted to its statement; kept in the recording? */
+  private visit(code: number, total: number): boolean {
+    const keep = this.recorder ? this.recorder.keep(code, total) : true;
+    // ReadyForQuery belongs to no statement: it closes a batch.
+    if (code === BackendCode.ReadyForQuery) return keep;
+    this.resultBytes += total;
+    if (RESULT_ENDS.has(code)) {
+      this.tracker.resultSent(this.resultBytes, this.recorder?.statementEnded());
+      this.resultBytes = 0;
+    }
+    return keep;
+  }
+
+  /**
+   * Strict mode, simple protocol: a promise when a statement of the Query must have its record in the
+   * shared store before the Query is forwarded (the relay holds it meanwhile); undefined otherwise.
+   */
+  strictBeforeQuery(text: string, decided: AuditedDecision): Promise<void> | undefined {
+    if (!this.strict || decided.decision !== 'allowed') return undefined;
+    const statements = decided.statements ?? [];
+    const strictOnes = statements.filter((s) => this.strict!.classes.has(s.class));
+    if (strictOnes.length === 0) return undefined;
+    const textSha256 = sha256(text);
+    return this.strict.store.put(
+      strictOnes.map((s) => this.strictItem(statements.length > 1 ? s.text : text, textSha256, s)),
+    );
+  }
+
+  /** Strict mode, extended protocol: the same at the Bind that starts an execution. */
+  strictBeforeBind(statementName: string): Promise<void> | undefined {
+    if (!this.strict) return undefined;
+    const prepared = this.tracker.prepared(statementName);
+    const analysis = prepared?.decided.statements?.[0];
+    if (!prepared || !analysis || prepared.decided.decision !== 'allowed') return undefined;
+    if (!this.strict.classes.has(analysis.class)) return undefined;
+    return this.strict.store.put([this.strictItem(prepared.text, prepared.sha256, analysis)]);
+  }
+
+  private strictItem(text: string, textSha256: string, analysis: StatementAnalysis): StrictItem {
+    const { facts } = this.strict!;
+    return {
+      ...facts,
+      index: this.strict!.next++,
+      time: Math.round((performance.timeOrigin + performance.now()) * 1000),
+      command: analysis.command,
+      class: analysis.class,
+      text: redact(text).text,
+      textSha256,
+    };
+  }
+
+  /** The session is over. */
+  close(reason: string): void {
+    this.tracker.drain();
+    this.recorder?.end(reason);
   }
 
   query(text: string, decided: AuditedDecision, bytes: number): void {
     this.tracker.query(text, decided, bytes);
+    this.recorder?.client({ type: 'query', ...redact(text) });
   }
 
   parse(statementName: string, text: string, decided: AuditedDecision): void {
     this.tracker.parse(statementName, text, decided);
+    this.recorder?.client({ type: 'parse', statement: statementName, ...redact(text) });
   }
 
   bind(bind: BindMessage, refused?: AuditedDecision): void {
     this.tracker.bind(bind.portal, bind.statementName, bind.parameterFormats, bind.parameters, refused);
+    this.recorder?.client({
+      type: 'bind',
+      portal: bind.portal,
+      statement: bind.statementName,
+      parameters: bind.parameters.length,
+    });
   }
 
   /** Execute and Sync. */
   clientMessage(code: number, message: Buffer): void {
-    if (code === FrontendCode.Execute) this.tracker.execute(decodeExecute(message), message.length);
-    else if (code === FrontendCode.Sync) this.tracker.sync();
+    if (code === FrontendCode.Execute) {
+      const { portal, maxRows } = decodeExecute(message);
+      this.tracker.execute(portal, message.length);
+      this.recorder?.client({ type: 'execute', portal, maxRows });
+    } else if (code === FrontendCode.Sync) {
+      this.tracker.sync();
+      this.recorder?.client({ type: 'sync' });
+    }
   }
 
   /** `sqlstate`: the error the client actually gets (a refusal replaces the server's). */
@@ -68,9 +193,5 @@ export class RelayAudit {
 
   fromClient(bytes: number): void {
     this.tracker.bytesIn += bytes;
-  }
-
-  toClient(bytes: number): void {
-    this.tracker.bytesOut += bytes;
   }
 }

@@ -4,13 +4,23 @@ import type {
   SourceFacts,
   StatementRecord,
 } from '../../../core/audit/records';
+import { STATEMENT_CLASSES, type StatementClass } from '../../../core/sql/analysis';
 import type { VerifiedIdentity } from '../auth/token-verifier';
+import { SessionRecorder } from '../recording/session-recorder';
 import type { AuditWriter } from './audit-writer';
 import { RelayAudit } from './relay-audit';
 import { StatementTracker } from './statement-tracker';
 
 function nowMicros(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
+/** What a grant keeps of its sessions: statement classes with records, and whether they are recorded. */
+export interface AuditSelection {
+  statements: readonly StatementClass[];
+  record: boolean;
+  /** Classes whose statements wait for a durable record in the shared store. */
+  strict: readonly StatementClass[];
 }
 
 /**
@@ -28,11 +38,15 @@ export class SessionAudit {
     private readonly source: SourceFacts,
   ) {}
 
-  /** The session was admitted: its identity, grant and role. Returns the relay's audit. */
+  /**
+   * The session was admitted: its identity, grant and role, and what the grant asks to keep of it
+   * (`selection`). Returns the relay's audit.
+   */
   accepted(
     identity: VerifiedIdentity,
     database: string,
     facts: { grant: string; role?: string; policyDigest: string },
+    selection: AuditSelection = { statements: STATEMENT_CLASSES, record: true, strict: [] },
   ): RelayAudit {
     this.start({
       identity: { issuer: identity.issuer, subject: identity.subject, claims: identity.identityClaims },
@@ -40,8 +54,30 @@ export class SessionAudit {
       authentication: 'accepted',
       ...facts,
     });
-    const tracker = new StatementTracker((body) => this.writer.append<StatementRecord>(this.session, body));
-    this.relayAudit = new RelayAudit(tracker, this.writer);
+    const tracker = new StatementTracker(
+      (body) => this.writer.append<StatementRecord>(this.session, body),
+      new Set(selection.statements),
+    );
+    const recording = selection.record ? this.writer.recording : undefined;
+    const recorder =
+      recording && new SessionRecorder(recording.writer, this.session, recording.caps, this.writer.writer);
+    const store = this.writer.strictStore;
+    const strict =
+      store && selection.strict.length > 0
+        ? {
+            store,
+            classes: new Set(selection.strict),
+            facts: {
+              session: this.session,
+              writer: this.writer.writer,
+              issuer: identity.issuer,
+              subject: identity.subject,
+              database,
+            },
+            next: 0,
+          }
+        : undefined;
+    this.relayAudit = new RelayAudit(tracker, this.writer, recorder, strict);
     return this.relayAudit;
   }
 
@@ -84,6 +120,7 @@ export class SessionAudit {
   end(reason: string): void {
     if (!this.started || this.ended) return;
     this.ended = true;
+    this.relayAudit?.close(reason);
     const tracker = this.relayAudit?.tracker;
     this.writer.append<SessionEndRecord>(this.session, {
       type: 'session-end',

@@ -1,8 +1,12 @@
 import { hash } from 'node:crypto';
 import type { RecordBody, StatementRecord } from '../../../core/audit/records';
-import type { StatementAnalysis } from '../../../core/sql/analysis';
-import { formatName } from '../../../core/sql/analysis';
-import { literalFreeKey } from '../../../core/sql/literal-free-key';
+import {
+  formatName,
+  STATEMENT_CLASSES,
+  type StatementAnalysis,
+  type StatementClass,
+} from '../../../core/sql/analysis';
+import { redact } from './redaction';
 
 /** What the gate decided about a statement, as the audit records it. */
 export interface AuditedDecision {
@@ -29,23 +33,35 @@ interface Execution {
   batch: number;
   start: number;
   bytesIn: number;
-  bytesOutAtStart: number;
 }
 
-const PASSWORDS = /password|passwd|secret/i;
+/** An execution the server has ended, waiting for its result to pass on to the client. */
+interface Ended {
+  execution: Execution;
+  outcome: StatementRecord['outcome'];
+  end: number;
+}
 
 function nowMicros(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
 
-function sha256(data: string | Buffer): string {
+export function sha256(data: string | Buffer): string {
   return hash('sha256', data, 'hex');
 }
 
-/** Statements that may carry a password keep their shape but lose their literals. */
-function redact(text: string): { text: string; redacted?: boolean } {
-  if (!PASSWORDS.test(text)) return { text };
-  return { text: literalFreeKey(text) ?? '(statement with a password; text not recorded)', redacted: true };
+const ALL_CLASSES: ReadonlySet<StatementClass> = new Set(STATEMENT_CLASSES);
+
+/** Relation names as the records spell them, once per analysis (analyses are cached and shared). */
+const spelledNames = new WeakMap<StatementAnalysis, { reads: string[]; writes: string[] }>();
+
+function namesOf(analysis: StatementAnalysis): { reads: string[]; writes: string[] } {
+  let names = spelledNames.get(analysis);
+  if (!names) {
+    names = { reads: analysis.reads.map(formatName), writes: analysis.writes.map(formatName) };
+    spelledNames.set(analysis, names);
+  }
+  return names;
 }
 
 /** Rows from a command tag: `SELECT 5`, `INSERT 0 5`, `UPDATE 5`, `COPY 5`, `FETCH 5`… */
@@ -67,6 +83,7 @@ export class StatementTracker {
     { prepared: Prepared; parameters: StatementRecord['parameters'] }
   >();
   private readonly queue: Execution[] = [];
+  private readonly ended: (Ended | null)[] = [];
   /**
    * Batches are what one ReadyForQuery closes: a Query, or the extended-protocol messages up to a
    * Sync. `pendingBatches` lists those sent and not yet closed, oldest first.
@@ -78,7 +95,14 @@ export class StatementTracker {
   bytesOut = 0;
   executed = 0;
 
-  constructor(private readonly emit: (record: RecordBody<StatementRecord>) => void) {}
+  /**
+   * `audited`: the statement classes whose executions get a record (the grant's choice); refused
+   * statements and those without an analysis always get one.
+   */
+  constructor(
+    private readonly emit: (record: RecordBody<StatementRecord>) => void,
+    private readonly audited: ReadonlySet<StatementClass> = ALL_CLASSES,
+  ) {}
 
   query(text: string, decided: AuditedDecision, bytes: number): void {
     const sha = sha256(text);
@@ -95,13 +119,17 @@ export class StatementTracker {
         batch,
         start: nowMicros(),
         bytesIn: bytes,
-        bytesOutAtStart: this.bytesOut,
       });
     }
   }
 
   parse(name: string, text: string, decided: AuditedDecision): void {
     this.statements.set(name, { text, sha256: sha256(text), decided });
+  }
+
+  /** A prepared statement as parsed (for a strict record at its Bind). */
+  prepared(name: string): { text: string; sha256: string; decided: AuditedDecision } | undefined {
+    return this.statements.get(name);
   }
 
   /** `refused`: the decision when the Bind itself was refused (a decision that needed its parameters). */
@@ -137,7 +165,6 @@ export class StatementTracker {
       batch: this.extendedBatch(),
       start: nowMicros(),
       bytesIn: bytes,
-      bytesOutAtStart: this.bytesOut,
     });
   }
 
@@ -153,17 +180,41 @@ export class StatementTracker {
 
   /** CommandComplete, EmptyQueryResponse or PortalSuspended ends the oldest execution. */
   completed(tag: string | undefined, suspended = false): void {
-    const execution = this.queue.shift();
-    if (!execution) return;
-    this.record(execution, { tag, rows: tag ? rowsOf(tag) : undefined, suspended: suspended || undefined });
+    this.end(this.queue.shift(), {
+      tag,
+      rows: tag ? rowsOf(tag) : undefined,
+      suspended: suspended || undefined,
+    });
   }
 
   /** An error ends the oldest execution; the server skips the rest of its batch. */
   failed(sqlstate: string): void {
     const execution = this.queue.shift();
+    this.end(execution, { sqlstate });
     if (!execution) return;
-    this.record(execution, { sqlstate });
     while (this.queue.length > 0 && this.queue[0]!.batch === execution.batch) this.queue.shift();
+  }
+
+  /**
+   * Each message that ends a result (above) is noted in order, even when it ends no tracked execution,
+   * so that `resultSent` pairs each such message the client receives with its execution.
+   */
+  private end(execution: Execution | undefined, outcome: StatementRecord['outcome']): void {
+    this.ended.push(execution ? { execution, outcome, end: nowMicros() } : null);
+  }
+
+  /**
+   * The message that ended the oldest result is on its way to the client, after `bytesOut` bytes of
+   * that result: the execution's record is written now, before the client can read the outcome.
+   */
+  resultSent(bytesOut: number, recording?: StatementRecord['recording']): void {
+    const ended = this.ended.shift();
+    if (ended) this.record(ended, bytesOut, recording);
+  }
+
+  /** The session is over: executions whose end never reached the client are recorded as they are. */
+  drain(): void {
+    while (this.ended.length > 0) this.resultSent(0);
   }
 
   /** ReadyForQuery closes the oldest batch: whatever of it is still queued never ran. */
@@ -173,11 +224,16 @@ export class StatementTracker {
     while (this.queue.length > 0 && this.queue[0]!.batch <= closed) this.queue.shift();
   }
 
-  private record(execution: Execution, outcome: StatementRecord['outcome']): void {
+  private record(
+    { execution, outcome, end }: Ended,
+    bytesOut: number,
+    recording?: StatementRecord['recording'],
+  ): void {
     this.executed++;
     const { analysis, decided } = execution;
-    const end = nowMicros();
+    if (analysis && decided.decision === 'allowed' && !this.audited.has(analysis.class)) return;
     const shown = redact(execution.text);
+    const names = analysis && namesOf(analysis);
     this.emit({
       type: 'statement',
       time: end,
@@ -190,13 +246,14 @@ export class StatementTracker {
       parameters: execution.parameters,
       command: analysis?.command,
       class: analysis?.class,
-      reads: analysis?.reads.map(formatName),
-      writes: analysis?.writes.map(formatName),
+      reads: names?.reads,
+      writes: names?.writes,
       decision: decided.decision,
       rule: decided.rule,
       outcome,
       bytesIn: execution.bytesIn,
-      bytesOut: this.bytesOut - execution.bytesOutAtStart,
+      bytesOut,
+      recording,
     });
   }
 }

@@ -19,6 +19,14 @@ export interface MetricsSnapshot {
   protocolErrors: number;
   cancelRequests: number;
   policyReloadFailures: number;
+  /** Statements refused because their strict audit record could not be stored. */
+  auditStrictFailures: number;
+  /** Failed writes of the audit spool (records wait in memory and are retried). */
+  auditSpoolFailures: number;
+  /** Sealed audit files waiting to be shipped to the store (a gauge). */
+  auditShipBacklog: number;
+  /** Audit events dropped from the CloudWatch Logs copy while it was unreachable. */
+  auditCloudWatchDropped: number;
   bytesFromClients: number;
   bytesToClients: number;
   /** Cumulative counts per LATENCY_BUCKETS entry, plus one for +Inf. */
@@ -39,6 +47,10 @@ export function emptySnapshot(): MetricsSnapshot {
     protocolErrors: 0,
     cancelRequests: 0,
     policyReloadFailures: 0,
+    auditStrictFailures: 0,
+    auditSpoolFailures: 0,
+    auditShipBacklog: 0,
+    auditCloudWatchDropped: 0,
     bytesFromClients: 0,
     bytesToClients: 0,
     latencyBuckets: new Array(LATENCY_BUCKETS.length + 1).fill(0),
@@ -102,6 +114,30 @@ const COUNTERS: Array<[keyof MetricsSnapshot, string, string, 'counter' | 'gauge
     'policyReloadFailures',
     'gatehouse_policy_reload_failures_total',
     'Policy file changes that did not load (the previous policy stayed in force)',
+    'counter',
+  ],
+  [
+    'auditStrictFailures',
+    'gatehouse_audit_strict_failures_total',
+    'Statements refused because their strict audit record could not be stored (alarm on any)',
+    'counter',
+  ],
+  [
+    'auditSpoolFailures',
+    'gatehouse_audit_spool_failures_total',
+    'Failed writes of the audit spool (records are kept and retried; alarm on any)',
+    'counter',
+  ],
+  [
+    'auditShipBacklog',
+    'gatehouse_audit_ship_backlog_files',
+    'Sealed audit files waiting to be shipped to the store (alarm when it keeps growing)',
+    'gauge',
+  ],
+  [
+    'auditCloudWatchDropped',
+    'gatehouse_audit_cloudwatch_dropped_total',
+    'Audit events dropped from the CloudWatch Logs copy while it was unreachable (the S3 store keeps them)',
     'counter',
   ],
   ['bytesFromClients', 'gatehouse_client_bytes_received_total', 'Bytes received from clients', 'counter'],

@@ -1,5 +1,5 @@
 import { analyse } from '../../../core/sql/analyse';
-import type { AnalysisResult } from '../../../core/sql/analysis';
+import type { Analysis, AnalysisResult } from '../../../core/sql/analysis';
 import { literalFreeKey } from '../../../core/sql/literal-free-key';
 import { LruCache } from './lru-cache';
 import type { ParsePool } from './parse-pool';
@@ -10,6 +10,15 @@ export interface AnalyserOptions {
   /** Statements longer than this many characters go to the parse pool. */
   offloadChars: number;
   pool: ParsePool;
+}
+
+/**
+ * Whether an analysis may serve every statement with its literal-free form: not when a decision may
+ * depend on a literal, nor for a multi-statement string, whose parts carry their own texts (the
+ * audit records each part's text, which must be the one sent, literals included).
+ */
+function sharable(analysis: Analysis): boolean {
+  return !analysis.literalSensitive && analysis.statements.length === 1;
 }
 
 /**
@@ -46,8 +55,7 @@ export class StatementAnalyser {
     }
     if (sql.length > this.options.offloadChars) return this.offload(sql);
     const result = analyse(sql);
-    if (result.ok && key !== undefined && !result.analysis.literalSensitive)
-      this.literalFree.set(key, result);
+    if (result.ok && key !== undefined && sharable(result.analysis)) this.literalFree.set(key, result);
     else this.exact.set(sql, result);
     return result;
   }

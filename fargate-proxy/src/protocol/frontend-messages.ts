@@ -95,12 +95,12 @@ export function decodeBind(message: Buffer): BindMessage {
 }
 
 /** Execute: String portal, Int32 maximum rows. Returns the portal. */
-export function decodeExecute(message: Buffer): string {
+export function decodeExecute(message: Buffer): { portal: string; maxRows: number } {
   const reader = bodyReader(message, FrontendCode.Execute);
   const portal = reader.cstring();
-  reader.int32();
+  const maxRows = reader.int32();
   expectEnd(reader, 'Execute');
-  return portal;
+  return { portal, maxRows };
 }
 
 /** PasswordMessage: String password (here, the token). */

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { LocalDigestSigner } from '../../../core/audit/digest';
 import type { PolicyReloadRecord } from '../../../core/audit/records';
 import { AuditWriter } from '../audit/audit-writer';
 import { FailureThrottle } from '../auth/failure-throttle';
@@ -18,14 +17,18 @@ import { FilePolicySource } from '../policy/policy-source';
 import { StatementAnalyser } from '../policy/statement-analyser';
 import { StatementPacer } from '../policy/statement-pacer';
 import { authenticationCleartextPassword } from '../protocol/backend-messages';
+import { RecordingWriter } from '../recording/recording-writer';
 import { IdleSweeper } from '../session/idle-sweeper';
 import type { StatementGate } from '../session/statement-gate';
+import { openSessionRegistry, type RegistryLocation } from '../sessions/registry-for';
+import { SessionPublisher } from '../sessions/session-publisher';
 import {
   type CredentialSource,
   FileCredentialSource,
   StaticCredentialSource,
 } from '../upstream/credential-source';
 import type { UpstreamEndpoint } from '../upstream/upstream-connection';
+import { auditShipper, cloudWatchCopy, digestSigner, strictStore } from './audit-services';
 import { GatewayServer } from './gateway-server';
 
 export interface GatewayProcess {
@@ -76,13 +79,35 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
   const verifier = new JwksTokenVerifier(config.issuers);
   // One writer per worker slot: stable across restarts, so a new process picks up the old one's spool.
   const writer = `${config.audit.writer ?? hostname()}-w${options.workerSlot}`;
+  const directory = path.join(config.audit.directory, writer);
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  const shipper = auditShipper(config, directory, writer, log, metrics);
+  const cloudwatch = cloudWatchCopy(config, writer, log, metrics);
+  // Whatever an earlier process of this writer left sealed goes first.
+  void shipper?.ship();
   const audit = new AuditWriter({
-    directory: path.join(config.audit.directory, writer),
+    directory,
     writer,
-    signer: new LocalDigestSigner(readFileSync(config.audit.signingKeyFile, 'utf8')),
+    signer: digestSigner(config),
     flushMs: config.audit.flushMs,
     digestIntervalMs: config.audit.digestIntervalMs,
+    sessionEndDigestMs: config.audit.sessionEndDigestMs,
     log,
+    onSpoolFailure: () => metrics.data.auditSpoolFailures++,
+    strict: strictStore(config, directory),
+    onDigest: () => void shipper?.ship(),
+    onSpooled: cloudwatch && ((lines) => cloudwatch.add(lines)),
+    recording: config.recording.enabled
+      ? {
+          writer: new RecordingWriter({
+            directory,
+            flushMs: config.recording.flushMs,
+            maxPendingBytes: config.recording.maxPendingBytes,
+            log,
+          }),
+          caps: config.recording,
+        }
+      : undefined,
   });
   const policyLog = `policy-${writer}`;
   const policySource = new FilePolicySource(
@@ -162,6 +187,15 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
       log,
     },
   });
+  const publisher =
+    config.sessions &&
+    new SessionPublisher({
+      registry: openSessionRegistry(config.sessions as RegistryLocation),
+      writer,
+      sessions: server,
+      refreshMs: config.sessions.refreshMs,
+      log,
+    });
   return {
     server,
     metrics,
@@ -172,8 +206,16 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
     audit,
     close: async () => {
       policySource.close();
+      await publisher?.stop();
       await parsePool.close();
       await audit.close();
+      await cloudwatch?.close();
+      // The last digest and what it lists go out within the drain period; what does not stays for
+      // the next process of this writer.
+      if (shipper) {
+        await Promise.race([shipper.ship(), new Promise((resolve) => setTimeout(resolve, config.drainMs))]);
+        await shipper.stop();
+      }
     },
   };
 }

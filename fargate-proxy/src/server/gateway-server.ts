@@ -4,6 +4,7 @@ import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { fatal } from '../protocol/backend-messages';
 import { ClientSession, type SessionDependencies } from '../session/client-session';
+import { type KillRequest, killMatches, type LiveSession } from '../sessions/session-registry';
 
 export interface GatewayServerOptions {
   host: string;
@@ -71,6 +72,33 @@ export class GatewayServer {
       for (const waiter of this.idleWaiters) waiter();
       this.idleWaiters = [];
     }
+  }
+
+  /** The sessions that are relaying, as the live-session registry publishes them. */
+  liveSessions(): LiveSession[] {
+    const now = Date.now();
+    const live: LiveSession[] = [];
+    for (const session of this.sessions) {
+      const facts = session.liveSession(now);
+      if (facts) live.push(facts);
+    }
+    return live;
+  }
+
+  /**
+   * Ends the sessions an operator's request names; returns how many. Sessions that started after the
+   * request are not its target (to keep an identity out, change the policy).
+   */
+  kill(request: KillRequest): number {
+    let killed = 0;
+    for (const session of this.sessions) {
+      const facts = session.liveSession(0);
+      if (facts && facts.started <= request.time && killMatches(request, facts)) {
+        session.kill(request);
+        killed++;
+      }
+    }
+    return killed;
   }
 
   /**

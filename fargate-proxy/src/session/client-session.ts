@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { allowedValue, pinnedSettings } from '../../../core/policy/session-settings';
 import type { AuditWriter } from '../audit/audit-writer';
 import { SessionAudit } from '../audit/session-audit';
+import type { StatementTracker } from '../audit/statement-tracker';
 import type { FailureThrottle } from '../auth/failure-throttle';
 import type { TokenVerifier, VerifiedIdentity } from '../auth/token-verifier';
 import { TokenRejectedError } from '../auth/token-verifier';
@@ -24,6 +25,7 @@ import { HEADER_LENGTH } from '../protocol/codes';
 import { decodeErrorFields } from '../protocol/error-fields';
 import { ProtocolError } from '../protocol/errors';
 import { InvalidStartupLengthError } from '../protocol/startup-packet';
+import type { KillRequest, LiveSession } from '../sessions/session-registry';
 import type { CredentialSource } from '../upstream/credential-source';
 import {
   connectUpstream,
@@ -92,6 +94,15 @@ export class ClientSession {
   private authFailure: string | undefined;
   private lifetime: NodeJS.Timeout | undefined;
   private readonly log: Logger;
+  /** Once the relay runs: the facts the live-session registry publishes, counters read when asked. */
+  private live:
+    | {
+        facts: Omit<LiveSession, 'statements' | 'bytesIn' | 'bytesOut' | 'updated'>;
+        counters?: StatementTracker;
+      }
+    | undefined;
+  /** Why the gateway ended the session, when it says more than the relay knows (an operator's kill). */
+  private endReason: string | undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -286,11 +297,27 @@ export class ClientSession {
       application: start.parameters.get('application_name'),
     });
     const grant = admitted.policy.grant;
-    const relayAudit = this.audit?.accepted(identity, database, {
-      grant: grant.name,
-      role: grant.role,
-      policyDigest: this.deps.policy.policy.digest,
-    });
+    const relayAudit = this.audit?.accepted(
+      identity,
+      database,
+      { grant: grant.name, role: grant.role, policyDigest: this.deps.policy.policy.digest },
+      grant.audit,
+    );
+    this.live = {
+      facts: {
+        id: this.id,
+        writer: this.deps.audit.writer,
+        pid: process.pid,
+        issuer: identity.issuer,
+        subject: identity.subject,
+        database,
+        grant: grant.name,
+        address: this.socket.remoteAddress ?? '',
+        vpcEndpointId: start.proxy?.vpcEndpointId,
+        started: Date.now(),
+      },
+      counters: relayAudit?.tracker,
+    };
     this.relay = new Relay({
       client: this.stream,
       upstream: upstream.socket,
@@ -302,7 +329,8 @@ export class ClientSession {
       idle: this.deps.idle,
       audit: relayAudit,
       onClose: (reason) => {
-        this.audit?.end(reason);
+        this.live = undefined;
+        this.audit?.end(this.endReason ?? reason);
         unregister();
         this.deps.metrics.data.connectionsActive--;
         this.log.info('session ended');
@@ -311,6 +339,26 @@ export class ClientSession {
     });
     this.relay.start(start.leftover, upstream.pending);
     upstream.pending = NOTHING;
+  }
+
+  /** What the live-session registry shows of this session; undefined until it relays. */
+  liveSession(now: number): LiveSession | undefined {
+    if (!this.live) return undefined;
+    const { facts, counters } = this.live;
+    return {
+      ...facts,
+      statements: counters?.executed ?? 0,
+      bytesIn: counters?.bytesIn ?? 0,
+      bytesOut: counters?.bytesOut ?? 0,
+      updated: now,
+    };
+  }
+
+  /** An operator's kill request: the session ends at once, and its audit trail says who asked. */
+  kill(request: KillRequest): void {
+    this.endReason = `killed by ${request.requestedBy} (request ${request.id})`;
+    this.log.info('session killed by an operator', { request: request.id, by: request.requestedBy });
+    this.terminate('57P01', `terminating connection: ended by an operator (request ${request.id})`);
   }
 
   /** Ends the session from the gateway side (drain, admin); a session still starting is just closed. */

@@ -58,6 +58,16 @@ const TERMINATE = Buffer.from([FrontendCode.Terminate, 0, 0, 0, 4]);
 
 const ROW_LIMIT_SQLSTATE = '54000';
 
+/** io_error: the audit store could not take a strict statement's record. */
+const STRICT_AUDIT_SQLSTATE = '58030';
+
+/** A Query or Bind waiting for its strict audit record, and how that went. */
+interface StrictHold {
+  decided: AuditedDecision;
+  stored?: boolean;
+  failure?: string;
+}
+
 const INVALID_UTF8: Refusal = { sqlstate: '22021', message: 'invalid byte sequence for encoding "UTF8"' };
 
 /** The statement text's bytes in a Query or Parse message (Parse: after the statement name). */
@@ -101,6 +111,8 @@ export class Relay implements IdleCandidate {
   private rowsSent = 0;
   /** Past the limit: further rows are dropped and the statement's end is replaced by an error. */
   private cutting = false;
+  /** The Query or Bind held for its strict audit record (one at a time: the framer is suspended). */
+  private strictHold: StrictHold | undefined;
 
   constructor(private readonly options: RelayOptions) {
     const { limits, gate, audit } = options;
@@ -270,8 +282,14 @@ export class Relay implements IdleCandidate {
     const parse = code === FrontendCode.Parse ? decodeParse(message) : undefined;
     const text = parse ? parse.query : decodeQuery(message);
     let verdict: Verdict;
-    // Invalid UTF-8 decodes to U+FFFD: only then are the bytes checked (valid text rarely has one).
-    if (gate?.requiresUtf8 && text.includes('\uFFFD') && !isUtf8(statementBytes(code, message))) {
+    let decided: AuditedDecision | undefined;
+    const held = this.strictHold;
+    if (held && !parse) {
+      // The Query is back from waiting for its strict record: decided before, not again.
+      this.strictHold = undefined;
+      ({ verdict, decided } = this.afterStrictHold(held));
+    } else if (gate?.requiresUtf8 && text.includes('\uFFFD') && !isUtf8(statementBytes(code, message))) {
+      // Invalid UTF-8 decodes to U+FFFD: only then are the bytes checked (valid text rarely has one).
       verdict = INVALID_UTF8;
     } else if (!gate) {
       verdict = undefined;
@@ -287,10 +305,17 @@ export class Relay implements IdleCandidate {
       return undefined;
     }
     if (audit) {
-      const decided: AuditedDecision =
+      decided ??=
         verdict === INVALID_UTF8
           ? { decision: 'refused', rule: 'encoding' }
           : (gate?.lastDecision ?? { decision: verdict ? 'refused' : 'allowed' });
+      if (!held && !parse && verdict === undefined) {
+        const durable = audit.strictBeforeQuery(text, decided);
+        if (durable) {
+          this.holdForStrictRecord(durable, decided);
+          return undefined;
+        }
+      }
       if (parse) audit.parse(parse.statementName, text, decided);
       else audit.query(text, decided, message.length);
     }
@@ -304,6 +329,40 @@ export class Relay implements IdleCandidate {
           parameterTypes: parse.parameterTypes,
         })
       : encodeQuery(marker);
+  }
+
+  /**
+   * Strict audit: the Query or Bind waits (with everything after it) until its record is held by the
+   * shared store; if the store cannot take it, the statement is refused instead of run.
+   */
+  private holdForStrictRecord(durable: Promise<void>, decided: AuditedDecision): void {
+    const hold: StrictHold = { decided };
+    this.strictHold = hold;
+    this.hold(
+      durable.then(
+        () => {
+          hold.stored = true;
+        },
+        (error: Error) => {
+          this.options.metrics.data.auditStrictFailures++;
+          this.options.log.error('strict audit record not stored; statement refused', { error });
+          hold.failure = error.message;
+        },
+      ),
+    );
+  }
+
+  private afterStrictHold(held: StrictHold): { verdict: Refusal | undefined; decided: AuditedDecision } {
+    if (held.stored) return { verdict: undefined, decided: held.decided };
+    return {
+      verdict: {
+        sqlstate: STRICT_AUDIT_SQLSTATE,
+        message: 'the statement was not run: its audit record could not be stored (strict audit)',
+        detail: held.failure ?? 'the session ended while the record was being stored',
+        hint: 'The gateway runs this class of statement only once the audit store has its record; retry when the store is reachable.',
+      },
+      decided: { ...held.decided, decision: 'refused', rule: 'strict-audit' },
+    };
   }
 
   /** Registers a refusal; the text returned makes the server fail in the refused statement's place. */
@@ -320,8 +379,24 @@ export class Relay implements IdleCandidate {
   private onBind(message: Buffer): Buffer | undefined {
     const { gate, audit } = this.options;
     const bind = decodeBind(message);
-    const refusal = gate?.onBind?.(bind);
-    audit?.bind(bind, refusal ? (gate?.lastDecision ?? { decision: 'refused' }) : undefined);
+    let refusal: Refusal | undefined;
+    let refused: AuditedDecision | undefined;
+    const held = this.strictHold;
+    if (held) {
+      this.strictHold = undefined;
+      const after = this.afterStrictHold(held);
+      refusal = after.verdict;
+      if (refusal) refused = after.decided;
+    } else {
+      refusal = gate?.onBind?.(bind);
+      if (refusal) refused = gate?.lastDecision ?? { decision: 'refused' };
+      const durable = refusal ? undefined : audit?.strictBeforeBind(bind.statementName);
+      if (durable) {
+        this.holdForStrictRecord(durable, { decision: 'allowed' });
+        return undefined;
+      }
+    }
+    audit?.bind(bind, refused);
     if (!refusal) return undefined;
     return encodeParse({
       statementName: 'gatehouse_refused_bind',
@@ -412,14 +487,49 @@ export class Relay implements IdleCandidate {
     }
   }
 
+  /**
+   * Bytes for the client. With the audit on, bytes that carry a statement's outcome wait until its
+   * record is in the spool (written once for all sessions at the end of this event-loop turn), and
+   * everything after them waits behind them, so the client never learns of an unrecorded statement.
+   */
   private toClient(bytes: Buffer): void {
-    const { upstream, client } = this.options;
     this.options.metrics.data.bytesToClients += bytes.length;
     const { audit } = this.options;
     if (audit) {
-      audit.toClient(bytes.length);
-      audit.beforeClientWrite();
+      const mustWait = audit.toClient(bytes);
+      if (this.heldForSpool !== null) {
+        // Copied: chunks may be views of a reused read buffer.
+        this.heldForSpool.push(Buffer.from(bytes));
+        return;
+      }
+      if (mustWait) {
+        this.heldForSpool = [Buffer.from(bytes)];
+        audit.afterSpool(this.releaseHeld);
+        return;
+      }
     }
+    this.writeToClient(bytes);
+  }
+
+  /** Bytes waiting for the audit spool, in order; null when nothing waits. */
+  private heldForSpool: Buffer[] | null = null;
+
+  private readonly releaseHeld = (): void => {
+    const held = this.heldForSpool;
+    this.heldForSpool = null;
+    if (held === null || this.options.client.destroyed) return;
+    for (const bytes of held) this.writeToClient(bytes);
+  };
+
+  /** Before the gateway writes to the client itself or closes: what waits goes out first, recorded. */
+  private releaseHeldNow(): void {
+    if (this.heldForSpool === null) return;
+    this.options.audit?.flushSpool();
+    this.releaseHeld();
+  }
+
+  private writeToClient(bytes: Buffer): void {
+    const { upstream, client } = this.options;
     if (!client.write(bytes) && !this.upstreamPaused) {
       this.upstreamPaused = true;
       upstream.pause();
@@ -449,6 +559,7 @@ export class Relay implements IdleCandidate {
 
   private sendAndClose(message: Buffer): void {
     if (this.closed) return;
+    this.releaseHeldNow();
     this.options.client.write(message);
     this.close('ended by gateway');
   }
@@ -464,6 +575,7 @@ export class Relay implements IdleCandidate {
 
   close(reason: string, error?: unknown): void {
     if (this.closed) return;
+    this.releaseHeldNow();
     this.closed = true;
     const { client, upstream, log } = this.options;
     if (error) log.debug('session closing', { reason, error });

@@ -1,47 +1,20 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LocalDigestSigner } from '../../../core/audit/digest';
 import type { StatementRecord } from '../../../core/audit/records';
 import { type ProblemKind, verifyStore } from '../../../core/audit/verify';
-import { AuditWriter } from '../../../fargate-proxy/src/audit/audit-writer';
+import type { AuditWriter } from '../../../fargate-proxy/src/audit/audit-writer';
 import { readWriterDirectory } from '../../../fargate-proxy/src/audit/local-store';
-import { silentLogger } from '../../../fargate-proxy/src/observability/logger';
+import { manualAuditWriter, statementBody, testDigestSigner } from '../../support/audit-records';
 
-const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const signer = new LocalDigestSigner(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+const signer = testDigestSigner();
 const publicKey = signer.publicKeyPem();
 
 const read = readWriterDirectory;
 
 /** A writer that digests only when told to (the tests drive the clock and the digests). */
 function writerFor(directory: string, now?: () => number): AuditWriter {
-  return new AuditWriter({
-    directory,
-    writer: 'i-1-w0',
-    signer,
-    flushMs: 60_000,
-    digestIntervalMs: 600_000,
-    log: silentLogger,
-    now,
-  });
-}
-
-function statement(text: string, time: number) {
-  return {
-    type: 'statement' as const,
-    time,
-    start: time,
-    end: time + 10,
-    protocol: 'simple' as const,
-    text,
-    textSha256: 'x'.repeat(64),
-    decision: 'allowed' as const,
-    outcome: { tag: 'SELECT 1', rows: 1 },
-    bytesIn: 10,
-    bytesOut: 20,
-  };
+  return manualAuditWriter(directory, signer, { now });
 }
 
 /** A store with two sessions over three digests; returns its directory. */
@@ -50,12 +23,12 @@ async function sampleStore(): Promise<string> {
   let clock = 1_700_000_000_000;
   const writer = writerFor(directory, () => clock);
   for (let i = 0; i < 5; i++)
-    writer.append<StatementRecord>('s1', statement(`SELECT ${i}`, clock * 1000 + i));
+    writer.append<StatementRecord>('s1', statementBody(`SELECT ${i}`, clock * 1000 + i));
   clock += 1000;
   await writer.digest();
   for (let i = 0; i < 3; i++)
-    writer.append<StatementRecord>('s2', statement(`SELECT ${i}`, clock * 1000 + i));
-  writer.append<StatementRecord>('s1', statement('SELECT 5', clock * 1000));
+    writer.append<StatementRecord>('s2', statementBody(`SELECT ${i}`, clock * 1000 + i));
+  writer.append<StatementRecord>('s1', statementBody('SELECT 5', clock * 1000));
   clock += 1000;
   await writer.digest();
   clock += 1000;
@@ -72,6 +45,36 @@ describe('the audit store and its verification', () => {
     const directory = await sampleStore();
     const report = verifyStore([read(directory)], publicKey);
     expect(report).toMatchObject({ ok: true, digests: 3, chunks: 2, sessions: 2, records: 9, problems: [] });
+  });
+
+  it('detects digests deleted from the end of a store, against the heads registered apart from it', async () => {
+    const directory = await sampleStore();
+    const digests = read(directory).digests.map(
+      (bytes) => JSON.parse(bytes.toString()) as { seq: number; signature: string },
+    );
+    const last = digests.reduce((a, b) => (a.seq > b.seq ? a : b));
+    const heads = new Map([['i-1-w0', { seq: last.seq, signature: last.signature }]]);
+    expect(verifyStore([read(directory)], publicKey, heads)).toMatchObject({ ok: true });
+    // The newest digest (and with it the chunk it listed) removed: the chain itself still looks whole.
+    rmSync(path.join(directory, `digest-${last.seq}.json`));
+    const report = verifyStore([read(directory)], publicKey, heads);
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => p.kind)).toContain('digest-tail-deleted');
+  });
+
+  it('reads chunks in the order written, past ten of them (chunk-10 after chunk-9)', async () => {
+    const directory = path.join(mkdtempSync(path.join(os.tmpdir(), 'gh-audit-')), 'i-1-w0');
+    const writer = writerFor(directory);
+    for (let i = 0; i < 12; i++) {
+      writer.append<StatementRecord>('s1', statementBody(`SELECT ${i}`, Date.now() * 1000));
+      await writer.digest();
+    }
+    expect(verifyStore([read(directory)], publicKey)).toMatchObject({
+      ok: true,
+      chunks: 12,
+      records: 12,
+      problems: [],
+    });
   });
 
   it('detects a changed byte in any record', async () => {
@@ -116,7 +119,7 @@ describe('the audit store and its verification', () => {
   it('reports records not yet in a digest, and closes them into the next process’s first digest', async () => {
     const directory = await sampleStore();
     const writer = writerFor(directory);
-    writer.append<StatementRecord>('s3', statement('SELECT 9', Date.now() * 1000));
+    writer.append<StatementRecord>('s3', statementBody('SELECT 9', Date.now() * 1000));
     writer.flush();
     expect(verifyStore([read(directory)], publicKey)).toMatchObject({
       ok: true,

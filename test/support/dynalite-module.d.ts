@@ -1,0 +1,15 @@
+/** dynalite ships no types; this is the part the tests use. */
+declare module 'dynalite' {
+  import type { Server } from 'node:http';
+
+  interface DynaliteOptions {
+    createTableMs?: number;
+    deleteTableMs?: number;
+    updateTableMs?: number;
+    /** A directory to keep tables in; in memory when absent. */
+    path?: string;
+  }
+
+  function dynalite(options?: DynaliteOptions): Server;
+  export default dynalite;
+}
