@@ -42,7 +42,11 @@ export async function startDynalite(options: { port?: number; path?: string } = 
     },
     stop: async () => {
       client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // As a store that goes away: open connections (the gateway's keep-alive ones too) are cut, not
+      // waited for; close() alone waits for requests under way.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
     },
   };
 }

@@ -1,5 +1,7 @@
 /** s3rver ships no types; this is the part the tests use. */
 declare module 's3rver' {
+  import type { Server } from 'node:http';
+
   interface S3rverOptions {
     port?: number;
     address?: string;
@@ -12,6 +14,8 @@ declare module 's3rver' {
     constructor(options: S3rverOptions);
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
+    /** The listening server, once `run` resolved. */
+    httpServer: Server;
   }
   export default S3rver;
 }

@@ -36,7 +36,10 @@ export async function startS3rver(options: { port?: number; directory?: string }
     },
     stop: async () => {
       client.destroy();
-      await server.close();
+      // Connections are cut, not waited for (see the DynamoDB emulator's stop).
+      const closed = server.close();
+      server.httpServer.closeAllConnections();
+      await closed;
     },
   };
 }

@@ -163,6 +163,9 @@ export class AuditWriter {
     return this.pending.length > 0 || this.unwritten !== null;
   }
 
+  /** Sessions waiting for the server (see Spool): whether a group commit could gather anyone. */
+  awaitingServer = 0;
+
   private waiting: (() => void)[] = [];
   private commitScheduled = false;
 

@@ -38,6 +38,8 @@ export interface StrictAudit {
 /** What the relay's audit needs of the writer's spool. */
 export interface Spool {
   readonly hasPending: boolean;
+  /** Sessions of this process waiting for the server (each counts itself in and out). */
+  awaitingServer: number;
   flush(): void;
   afterFlush(then: () => void): void;
 }
@@ -52,6 +54,9 @@ export class RelayAudit {
   private readonly walker = new OutputWalker((code, total) => this.visit(code, total));
   /** Kept bytes go to the recording; absent when the session is not recorded. */
   private readonly recorded: ((bytes: Buffer) => void) | undefined;
+  /** Counted in the spool's `awaitingServer`. */
+  private counted = false;
+  private closed = false;
 
   constructor(
     readonly tracker: StatementTracker,
@@ -69,7 +74,23 @@ export class RelayAudit {
   toClient(bytes: Buffer): boolean {
     this.tracker.bytesOut += bytes.length;
     this.walker.walk(bytes, this.recorded);
-    return this.spool.hasPending;
+    if (!this.spool.hasPending) return false;
+    // Adaptive group commit: when no other session waits for the server, no other result can arrive
+    // in this turn to share the write, and waiting for the turn's end only adds an event-loop pass
+    // (about 20 µs per statement at one client). Write now; the bytes need not wait.
+    if (this.spool.awaitingServer - (this.counted ? 1 : 0) === 0) {
+      this.spool.flush();
+      return this.spool.hasPending;
+    }
+    return true;
+  }
+
+  /** Keeps the spool's count of sessions waiting for the server after the tracker moved. */
+  private recount(): void {
+    const awaiting = this.tracker.awaitingServer && !this.closed;
+    if (awaiting === this.counted) return;
+    this.counted = awaiting;
+    this.spool.awaitingServer += awaiting ? 1 : -1;
   }
 
   /** Calls `then` once every record made so far is in the spool (group commit, end of this turn). */
@@ -135,12 +156,18 @@ export class RelayAudit {
 
   /** The session is over. */
   close(reason: string): void {
+    this.closed = true;
+    if (this.counted) {
+      this.counted = false;
+      this.spool.awaitingServer--;
+    }
     this.tracker.drain();
     this.recorder?.end(reason);
   }
 
   query(text: string, decided: AuditedDecision, bytes: number): void {
     this.tracker.query(text, decided, bytes);
+    this.recount();
     this.recorder?.client({ type: 'query', ...redact(text) });
   }
 
@@ -167,6 +194,7 @@ export class RelayAudit {
       this.recorder?.client({ type: 'execute', portal, maxRows });
     } else if (code === FrontendCode.Sync) {
       this.tracker.sync();
+      this.recount();
       this.recorder?.client({ type: 'sync' });
     }
   }
@@ -188,6 +216,7 @@ export class RelayAudit {
         return;
       case BackendCode.ReadyForQuery:
         this.tracker.ready();
+        this.recount();
     }
   }
 

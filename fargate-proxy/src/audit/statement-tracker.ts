@@ -95,6 +95,11 @@ export class StatementTracker {
   bytesOut = 0;
   executed = 0;
 
+  /** Whether the server owes this session a ReadyForQuery: a result may arrive at any moment. */
+  get awaitingServer(): boolean {
+    return this.pendingBatches.length > 0;
+  }
+
   /**
    * `audited`: the statement classes whose executions get a record (the grant's choice); refused
    * statements and those without an analysis always get one.
