@@ -1,3 +1,4 @@
+import type { MaskingPolicy } from '../masking/masking-policy';
 import type { StatementClass } from '../sql/analysis';
 import type { Matcher, NameGlob } from './glob';
 import type { PolicyDocument, PolicyTestDocument, Weekday } from './schema';
@@ -71,6 +72,8 @@ export interface Grant {
     /** Classes whose statements wait for a durable record in the shared store before they run. */
     readonly strict: readonly StatementClass[];
   };
+  /** Columns masked in results; undefined when the grant masks nothing. */
+  readonly masking: MaskingPolicy | undefined;
 }
 
 /** A verified token, as the policy sees it. */

@@ -29,7 +29,7 @@ export interface NameGlob {
   readonly source: string;
 }
 
-function partGlob(pattern: string): Matcher {
+export function partGlob(pattern: string): Matcher {
   if (pattern === '*') return () => true;
   if (!pattern.includes('*')) return (value) => value === pattern;
   const regex = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('[^.]*')}$`);
@@ -65,4 +65,13 @@ export function nameMatches(glob: NameGlob, schema: string | undefined, name: st
 export function nameMayMatch(glob: NameGlob, schema: string | undefined, name: string): boolean {
   if (!glob.name(name)) return false;
   return schema === undefined || glob.schema === undefined || glob.schema(schema);
+}
+
+/** A column glob, `schema.relation.column`, each part a glob where `*` stays within the part. */
+export function columnGlob(source: string): Matcher {
+  const parts = source.split('.').map(partGlob);
+  return (key) => {
+    const names = key.split('.');
+    return names.length === parts.length && parts.every((match, i) => match(names[i]!));
+  };
 }

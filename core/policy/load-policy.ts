@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import type { ZodIssue } from 'zod';
+import { compileMasking } from '../masking/masking-policy';
 import type { CompiledPolicy, Grant, IdentityRule, Rule } from './compiled-policy';
 import { anyOf, nameGlob, textGlob } from './glob';
 import { type GrantDocument, type PolicyDocument, policySchema, type RuleDocument } from './schema';
@@ -72,7 +73,7 @@ function minutes(clock: string): number {
   return hours! * 60 + mins!;
 }
 
-function compileGrant(grant: GrantDocument, members: Set<string>): Grant {
+function compileGrant(grant: GrantDocument, members: Set<string>, document: PolicyDocument): Grant {
   const hours = grant.limits.allowedHours;
   return {
     name: grant.name,
@@ -97,6 +98,7 @@ function compileGrant(grant: GrantDocument, members: Set<string>): Grant {
       },
     },
     audit: grant.audit,
+    masking: grant.masking && compileMasking(grant.masking, document.dataClasses),
   };
 }
 
@@ -132,6 +134,22 @@ function crossCheck(policy: PolicyDocument): { path: Path; message: string }[] {
         problems.push({ path: ['grants', index, 'to', m], message: `unknown identity or group "${member}"` });
       }
     });
+    grant.masking?.rules.forEach((rule, r) => {
+      rule.dataClasses.forEach((dataClass, c) => {
+        if (!(dataClass in policy.dataClasses)) {
+          problems.push({
+            path: ['grants', index, 'masking', 'rules', r, 'dataClasses', c],
+            message: `unknown data class "${dataClass}"`,
+          });
+        }
+      });
+    });
+    if (grant.masking && grant.searchPath === 'any') {
+      problems.push({
+        path: ['grants', index, 'searchPath'],
+        message: 'a grant with masking needs a pinned searchPath: lineage resolves names as the server will',
+      });
+    }
     const zone = grant.limits.allowedHours?.timezone;
     if (zone && !validTimeZone(zone)) {
       problems.push({
@@ -201,7 +219,7 @@ export function loadPolicy(source: string): PolicyLoad {
   const grants = document.grants.map((grant) => {
     const members = new Set<string>();
     for (const member of grant.to) for (const name of document.groups[member] ?? [member]) members.add(name);
-    return compileGrant(grant, members);
+    return compileGrant(grant, members, document);
   });
   return {
     ok: true,

@@ -51,6 +51,41 @@ const rule = z
   })
   .strict();
 
+/** A masking rule: which stored columns, and how their values (and values derived from them) are masked. */
+const maskRule = z
+  .object({
+    name,
+    /** `schema.relation.column` globs (`*` within one part); views' columns can be named too. */
+    columns: z
+      .array(z.string().regex(/^[^.]+\.[^.]+\.[^.]+$/, 'expected schema.relation.column'))
+      .default([]),
+    /** Data classes (the policy's `dataClasses`) whose columns this rule masks. */
+    dataClasses: z.array(name).default([]),
+    /**
+     * redact: a placeholder valid for the type; partial: keep `keep.first`/`keep.last` characters;
+     * token: a keyed HMAC (equal values give equal tokens, so joins and GROUP BY on the client still
+     * work); null: SQL NULL.
+     */
+    method: z.enum(['redact', 'partial', 'token', 'null']),
+    keep: z
+      .object({ first: z.number().int().min(0).default(0), last: z.number().int().min(0).default(0) })
+      .strict()
+      .optional(),
+    /**
+     * Filtering, ordering, grouping or joining on the column can reveal its values without returning
+     * them. refuse (the default): such statements are refused; equality: only `col = constant` (or IN
+     * a list of constants) is allowed; allow: anything.
+     */
+    predicates: z.enum(['refuse', 'equality', 'allow']).default('refuse'),
+  })
+  .strict()
+  .refine((rule) => rule.columns.length + rule.dataClasses.length > 0, {
+    message: 'a masking rule needs columns or dataClasses',
+  })
+  .refine((rule) => rule.method === 'partial' || rule.keep === undefined, {
+    message: 'keep applies to the partial method only',
+  });
+
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (24-hour)');
 
@@ -122,6 +157,21 @@ const grant = z
      * audited events). Session start and end, refused statements and statements the analysis could
      * not classify are always recorded, whatever this says.
      */
+    /**
+     * Columns masked in every result this grant's sessions receive, by their lineage (views,
+     * expressions, subqueries…); see README "Masking".
+     */
+    masking: z
+      .object({
+        rules: z.array(maskRule).min(1),
+        /**
+         * A returned column whose origin cannot be traced (a function that is not built in, dynamic
+         * SQL): refuse the statement (the default), or redact the column whatever it holds.
+         */
+        untraceable: z.enum(['refuse', 'redact']).default('refuse'),
+      })
+      .strict()
+      .optional(),
     audit: z
       .object({
         /** Statement classes that get a statement record; the default is every class. */
@@ -158,6 +208,8 @@ export const policySchema = z
     unparseableStatements: z.enum(['deny', 'forward']).default('deny'),
     identities: z.record(name, identity).default({}),
     groups: z.record(name, z.array(name).min(1)).default({}),
+    /** Named sets of columns (`schema.relation.column` globs) that masking rules refer to. */
+    dataClasses: z.record(name, z.array(z.string().min(1)).min(1)).default({}),
     grants: z.array(grant).default([]),
     databases: z
       .record(
@@ -177,6 +229,7 @@ export const policySchema = z
 export type PolicyDocument = z.output<typeof policySchema>;
 export type GrantDocument = PolicyDocument['grants'][number];
 export type RuleDocument = GrantDocument['rules'][number];
+export type MaskingDocument = NonNullable<GrantDocument['masking']>;
 export type IdentityDocument = PolicyDocument['identities'][string];
 export type PolicyTestDocument = PolicyDocument['tests'][number];
 export type Weekday = (typeof DAYS)[number];

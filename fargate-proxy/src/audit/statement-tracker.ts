@@ -16,16 +16,33 @@ export interface AuditedDecision {
   statements?: readonly StatementAnalysis[];
 }
 
-interface Prepared {
-  text: string;
-  sha256: string;
-  decided: AuditedDecision;
+/**
+ * A statement text whose SHA-256 is computed when a record first needs it: statements of classes the
+ * grant does not audit never pay for it.
+ */
+class HashedText {
+  private digest: string | undefined;
+  constructor(readonly text: string) {}
+  get sha256(): string {
+    this.digest ??= sha256(this.text);
+    return this.digest;
+  }
+}
+
+class Prepared extends HashedText {
+  constructor(
+    text: string,
+    readonly decided: AuditedDecision,
+  ) {
+    super(text);
+  }
 }
 
 interface Execution {
   protocol: 'simple' | 'extended';
   text: string;
-  sha256: string;
+  /** The exact text the client sent (all of a multi-statement Query): the record's `textSha256`. */
+  sent: HashedText;
   analysis?: StatementAnalysis;
   decided: AuditedDecision;
   parameters?: StatementRecord['parameters'];
@@ -110,7 +127,7 @@ export class StatementTracker {
   ) {}
 
   query(text: string, decided: AuditedDecision, bytes: number): void {
-    const sha = sha256(text);
+    const sent = new HashedText(text);
     const batch = this.nextBatch++;
     this.pendingBatches.push(batch);
     const analysed = decided.statements?.length ? decided.statements : [undefined];
@@ -118,7 +135,7 @@ export class StatementTracker {
       this.queue.push({
         protocol: 'simple',
         text: analysed.length > 1 && analysis ? analysis.text : text,
-        sha256: sha,
+        sent,
         analysis,
         decided,
         batch,
@@ -129,7 +146,7 @@ export class StatementTracker {
   }
 
   parse(name: string, text: string, decided: AuditedDecision): void {
-    this.statements.set(name, { text, sha256: sha256(text), decided });
+    this.statements.set(name, new Prepared(text, decided));
   }
 
   /** A prepared statement as parsed (for a strict record at its Bind). */
@@ -147,12 +164,18 @@ export class StatementTracker {
   ): void {
     const prepared = this.statements.get(statement);
     if (!prepared) return;
+    const decided = refused ?? prepared.decided;
+    const analysis = decided.statements?.[0];
+    // Parameters are hashed only for executions that will have a record.
+    const recorded = decided.decision !== 'allowed' || !analysis || this.audited.has(analysis.class);
     this.portals.set(portal, {
-      prepared: refused ? { ...prepared, decided: refused } : prepared,
-      parameters: parameters.map((value, i) => ({
-        format: parameterFormats[i] === 1 ? 'binary' : 'text',
-        sha256: value === null ? null : sha256(value),
-      })),
+      prepared: refused ? new Prepared(prepared.text, refused) : prepared,
+      parameters: recorded
+        ? parameters.map((value, i) => ({
+            format: parameterFormats[i] === 1 ? 'binary' : 'text',
+            sha256: value === null ? null : sha256(value),
+          }))
+        : undefined,
     });
   }
 
@@ -163,7 +186,7 @@ export class StatementTracker {
     this.queue.push({
       protocol: 'extended',
       text: prepared.text,
-      sha256: prepared.sha256,
+      sent: prepared,
       analysis: prepared.decided.statements?.[0],
       decided: prepared.decided,
       parameters: bound.parameters,
@@ -246,7 +269,7 @@ export class StatementTracker {
       end,
       protocol: execution.protocol,
       text: shown.text,
-      textSha256: execution.sha256,
+      textSha256: execution.sent.sha256,
       redacted: shown.redacted,
       parameters: execution.parameters,
       command: analysis?.command,

@@ -31,6 +31,11 @@ export class LruCache<K, V> {
     this.young.set(key, value);
   }
 
+  clear(): void {
+    this.young = new Map();
+    this.old = new Map();
+  }
+
   get size(): number {
     return this.young.size + this.old.size;
   }

@@ -1,0 +1,192 @@
+import { createHmac } from 'node:crypto';
+
+/**
+ * Masked values, valid for the column's type in the format the client asked for (text or binary), so
+ * that drivers decode them as they would a real value. Pure: the token key is handed in.
+ */
+
+export type MaskMethod = 'redact' | 'partial' | 'token' | 'null';
+
+export interface MaskSpec {
+  readonly method: MaskMethod;
+  /** `partial`: characters kept at each end; the rest become `*`. */
+  readonly keepFirst?: number;
+  readonly keepLast?: number;
+}
+
+/** Type OIDs (pg_type.oid of the built-in types, stable across PostgreSQL versions). */
+export const TypeOid = {
+  bool: 16,
+  bytea: 17,
+  name: 19,
+  int8: 20,
+  int2: 21,
+  int4: 23,
+  text: 25,
+  oid: 26,
+  json: 114,
+  float4: 700,
+  float8: 701,
+  unknown: 705,
+  inet: 869,
+  bpchar: 1042,
+  varchar: 1043,
+  date: 1082,
+  time: 1083,
+  timestamp: 1114,
+  timestamptz: 1184,
+  numeric: 1700,
+  uuid: 2950,
+  jsonb: 3802,
+} as const;
+
+const TEXT_TYPES = new Set<number>([
+  TypeOid.text,
+  TypeOid.varchar,
+  TypeOid.bpchar,
+  TypeOid.name,
+  TypeOid.unknown,
+]);
+const INTEGER_BYTES = new Map<number, number>([
+  [TypeOid.int2, 2],
+  [TypeOid.int4, 4],
+  [TypeOid.int8, 8],
+  [TypeOid.oid, 4],
+]);
+
+const REDACTED_TEXT = '****';
+
+/** Text-format placeholders, by type: what `redact` sends. */
+const TEXT_PLACEHOLDER = new Map<number, string>([
+  [TypeOid.bool, 'f'],
+  [TypeOid.bytea, '\\x'],
+  [TypeOid.int2, '0'],
+  [TypeOid.int4, '0'],
+  [TypeOid.int8, '0'],
+  [TypeOid.oid, '0'],
+  [TypeOid.numeric, '0'],
+  [TypeOid.float4, '0'],
+  [TypeOid.float8, '0'],
+  [TypeOid.json, `"${REDACTED_TEXT}"`],
+  [TypeOid.jsonb, `"${REDACTED_TEXT}"`],
+  [TypeOid.inet, '0.0.0.0'],
+  [TypeOid.date, '2000-01-01'],
+  [TypeOid.time, '00:00:00'],
+  [TypeOid.timestamp, '2000-01-01 00:00:00'],
+  [TypeOid.timestamptz, '2000-01-01 00:00:00+00'],
+  [TypeOid.uuid, '00000000-0000-0000-0000-000000000000'],
+]);
+
+/** Binary-format placeholders: all zeros is a valid value of each of these types. */
+const BINARY_ZERO_BYTES = new Map<number, number>([
+  [TypeOid.bool, 1],
+  [TypeOid.bytea, 0],
+  [TypeOid.int2, 2],
+  [TypeOid.int4, 4],
+  [TypeOid.int8, 8],
+  [TypeOid.oid, 4],
+  // numeric: ndigits 0, weight 0, sign positive, dscale 0.
+  [TypeOid.numeric, 8],
+  [TypeOid.float4, 4],
+  [TypeOid.float8, 8],
+  [TypeOid.date, 4],
+  [TypeOid.time, 8],
+  [TypeOid.timestamp, 8],
+  [TypeOid.timestamptz, 8],
+  [TypeOid.uuid, 16],
+]);
+
+/** Whether a value of this type can be masked in this format (text 0, binary 1) by this method. */
+export function canMask(type: number, format: number, method: MaskMethod): boolean {
+  if (method === 'null') return true;
+  if (TEXT_TYPES.has(type) || type === TypeOid.json || type === TypeOid.jsonb) return true;
+  return format === 0 ? TEXT_PLACEHOLDER.has(type) : BINARY_ZERO_BYTES.has(type);
+}
+
+/** A masker for one column: the raw value in, the masked value out (null: SQL NULL). */
+export type ValueMasker = (value: Buffer) => Buffer | null;
+
+function textMasker(render: (text: string) => string, type: number, format: number): ValueMasker {
+  if (format === 1 && type === TypeOid.jsonb) {
+    return (value) =>
+      Buffer.concat([Buffer.of(1), Buffer.from(JSON.stringify(render(value.toString('utf8', 1))))]);
+  }
+  if (type === TypeOid.json || type === TypeOid.jsonb) {
+    return (value) => Buffer.from(JSON.stringify(render(value.toString('utf8'))));
+  }
+  return (value) => Buffer.from(render(value.toString('utf8')), 'utf8');
+}
+
+function partial(text: string, first: number, last: number): string {
+  const characters = [...text];
+  if (characters.length <= first + last) return '*'.repeat(characters.length);
+  return (
+    characters.slice(0, first).join('') +
+    '*'.repeat(characters.length - first - last) +
+    characters.slice(characters.length - last).join('')
+  );
+}
+
+/** Deterministic token: the same value gives the same token under one key; nothing else is revealed. */
+export function tokenOf(key: Buffer, value: Buffer): Buffer {
+  return createHmac('sha256', key).update(value).digest();
+}
+
+function redactMasker(type: number, format: number): ValueMasker {
+  if (TEXT_TYPES.has(type) || type === TypeOid.json || type === TypeOid.jsonb)
+    return textMasker(() => REDACTED_TEXT, type, format);
+  const fixed =
+    format === 0
+      ? Buffer.from(TEXT_PLACEHOLDER.get(type)!, 'utf8')
+      : Buffer.alloc(BINARY_ZERO_BYTES.get(type)!);
+  return () => fixed;
+}
+
+function tokenMasker(key: Buffer, type: number, format: number): ValueMasker {
+  if (TEXT_TYPES.has(type) || type === TypeOid.json || type === TypeOid.jsonb) {
+    return textMasker(
+      (text) => `tok_${tokenOf(key, Buffer.from(text)).toString('base64url').slice(0, 22)}`,
+      type,
+      format,
+    );
+  }
+  const bytes = INTEGER_BYTES.get(type);
+  if (bytes !== undefined) {
+    // A non-negative integer of the column's width: joins and GROUP BY still line up.
+    return (value) => {
+      const digest = tokenOf(key, format === 0 ? value : Buffer.from(decodeInteger(value, bytes)));
+      const token = digest.readBigUInt64BE(0) >> BigInt(64 - 8 * bytes + 1);
+      if (format === 0) return Buffer.from(token.toString());
+      const out = Buffer.alloc(bytes);
+      if (bytes === 8) out.writeBigInt64BE(token);
+      else if (bytes === 4) out.writeInt32BE(Number(token));
+      else out.writeInt16BE(Number(token));
+      return out;
+    };
+  }
+  return redactMasker(type, format);
+}
+
+/** A binary integer as its text form, so the token is the same whichever format the client used. */
+function decodeInteger(value: Buffer, bytes: number): string {
+  if (bytes === 8) return value.readBigInt64BE(0).toString();
+  if (bytes === 4) return String(value.readInt32BE(0));
+  return String(value.readInt16BE(0));
+}
+
+/** The masker for a column of `type` in `format`; call `canMask` first. */
+export function valueMasker(spec: MaskSpec, type: number, format: number, tokenKey: Buffer): ValueMasker {
+  switch (spec.method) {
+    case 'null':
+      return () => null;
+    case 'redact':
+      return redactMasker(type, format);
+    case 'token':
+      return tokenMasker(tokenKey, type, format);
+    case 'partial':
+      if (TEXT_TYPES.has(type) || type === TypeOid.json || type === TypeOid.jsonb) {
+        return textMasker((text) => partial(text, spec.keepFirst ?? 0, spec.keepLast ?? 0), type, format);
+      }
+      return redactMasker(type, format);
+  }
+}
