@@ -23,6 +23,8 @@ export class CatalogueQueryError extends Error {
  */
 export class CatalogueConnection {
   private queue: Promise<unknown> = Promise.resolve();
+  /** The server or the network ended the session: open a new one. */
+  closed = false;
 
   private constructor(
     private readonly reader: StreamReader,
@@ -49,11 +51,15 @@ export class CatalogueConnection {
     }
     const reader = new StreamReader(socket);
     socket.resume();
-    return new CatalogueConnection(
+    const connection = new CatalogueConnection(
       reader,
       (bytes) => socket.write(bytes),
       () => socket.destroy(),
     );
+    socket.once('close', () => {
+      connection.closed = true;
+    });
+    return connection;
   }
 
   /** Runs one or more statements; returns the rows of each result that has rows, in order. */

@@ -7,6 +7,8 @@ import type { DatabaseCatalogue, NameContext } from './database-catalogue';
 
 /** Rounds of look-ups one statement may need (each view definition can name further relations). */
 const MAX_LOOKUP_ROUNDS = 8;
+/** A failed look-up is answered from the cache this long, so a retry storm does not hammer the server. */
+const FAILURE_MS = 5000;
 
 /** A statement's lineage and its masking under one grant. */
 export interface PlannedStatement {
@@ -20,7 +22,7 @@ export interface PlannedStatement {
  * by exact text until the catalogue is invalidated.
  */
 export class MaskingPlanner {
-  private readonly cache: LruCache<string, PlannedStatement[]>;
+  private readonly cache: LruCache<string, PlannedStatement[] | { failure: string; at: number }>;
   private readonly pending = new Map<string, Promise<void>>();
 
   constructor(
@@ -38,18 +40,20 @@ export class MaskingPlanner {
 
   /**
    * The plans of each statement of `sql`; a promise when the catalogue must be consulted first (ask
-   * again once it settles). Rejects when look-ups fail: the caller refuses the statement.
+   * again once it settles). Throws when the look-ups failed: the caller refuses the statement.
    */
   plans(grant: Grant, database: string, sql: string): PlannedStatement[] | Promise<void> {
     const key = `${grant.name}\u0000${database}\u0000${sql}`;
     const cached = this.cache.get(key);
-    if (cached) return cached;
+    if (Array.isArray(cached)) return cached;
+    if (cached && Date.now() - cached.at < FAILURE_MS) throw new Error(cached.failure);
     let pending = this.pending.get(key);
     if (!pending) {
       pending = this.plan(grant, database, sql)
-        .then((plans) => {
-          this.cache.set(key, plans);
-        })
+        .then(
+          (plans) => this.cache.set(key, plans),
+          (error: Error) => this.cache.set(key, { failure: error.message, at: Date.now() }),
+        )
         .finally(() => this.pending.delete(key));
       this.pending.set(key, pending);
     }

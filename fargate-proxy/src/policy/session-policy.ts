@@ -3,6 +3,7 @@ import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compi
 import { type Decision, decide, dependsOnParameters } from '../../../core/policy/decide';
 import type { Analysis, StatementAnalysis } from '../../../core/sql/analysis';
 import type { AuditedDecision } from '../audit/statement-tracker';
+import type { MaskingPlanner } from '../masking/masking-planner';
 import type { BindMessage, ParseMessage } from '../protocol/frontend-messages';
 import type { Refusal, StatementGate, Verdict } from '../session/statement-gate';
 import type { StatementAnalyser } from './statement-analyser';
@@ -11,6 +12,8 @@ import type { StatementPacer } from './statement-pacer';
 export interface SessionPolicyContext {
   analyser: StatementAnalyser;
   pacer: StatementPacer;
+  /** Lineage and masking plans; absent when the gateway cannot reach a catalogue (tests of the gate). */
+  masking?: MaskingPlanner;
   /** Longest statement analysed, in characters; longer ones are refused. */
   maxStatementChars: number;
   now: () => Date;
@@ -165,8 +168,48 @@ export class SessionPolicy implements StatementGate {
         : cachedDecision(this.policy, grant, analysis);
     this.lastDecision = audited(decision, analysis);
     if (decision.outcome !== 'allow') return refusalFor(decision, grant);
+    const masked = this.maskingVerdict(grant, sql, analysis);
+    if (masked !== undefined) return masked;
     if (deferred) this.awaitingBind.set(statementName, analysis);
     else this.track(analysis);
+    return undefined;
+  }
+
+  /**
+   * Masking: the statement's lineage decides whether it may run. A statement that would reveal masked
+   * values (by filtering on them, copying them, or through what cannot be traced) is refused; so, until
+   * the gateway rewrites results, is one that returns masked columns. DDL invalidates cached lineage.
+   */
+  private maskingVerdict(grant: Grant, sql: string, analysis: Analysis): Refusal | Promise<void> | undefined {
+    const planner = this.context.masking;
+    if (!planner) return undefined;
+    if (analysis.statements.some((s) => s.class === 'ddl')) planner.invalidate(this.database);
+    if (!grant.masking) return undefined;
+    const refuse = (reason: string): Refusal => {
+      this.lastDecision = { decision: 'refused', rule: 'masking', statements: analysis.statements };
+      return {
+        sqlstate: '42501',
+        message: `permission denied by policy: ${reason}`,
+        detail: `grant "${grant.name}", masking`,
+      };
+    };
+    let plans: ReturnType<MaskingPlanner['plans']>;
+    try {
+      plans = planner.plans(grant, this.database, sql);
+    } catch (error) {
+      return refuse(`masking could not trace the statement (${(error as Error).message})`);
+    }
+    if (plans instanceof Promise) return plans;
+    for (const { lineage, plan } of plans) {
+      if (plan.refused !== undefined) return refuse(plan.refused);
+      const index = plan.columns?.findIndex((column) => column !== undefined) ?? -1;
+      if (index >= 0) {
+        const column = lineage.output?.[index];
+        return refuse(
+          `the statement returns masked column "${column?.name}" (rule ${plan.columns![index]!.rule}); this gateway refuses statements that return masked columns`,
+        );
+      }
+    }
     return undefined;
   }
 

@@ -9,6 +9,7 @@ import { JwksTokenVerifier } from '../auth/token-verifier';
 import type { CancelForwarder } from '../cancel/cancel-router';
 import { CancelRouter } from '../cancel/cancel-router';
 import { type GatewayConfig, upstreamPasswordFromEnv } from '../config';
+import { createMaskingPlanner } from '../masking/masking-service';
 import type { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
 import { ParsePool } from '../policy/parse-pool';
@@ -53,6 +54,9 @@ export interface GatewayProcessOptions {
   /** Overrides the configured credential source (tests, local mode). */
   credentials?: CredentialSource;
 }
+
+/** Catalogue answers (tables, views, functions) are looked up again after this long. */
+const MASKING_CATALOGUE_TTL_MS = 30_000;
 
 export function upstreamEndpoint(config: GatewayConfig): UpstreamEndpoint {
   const { upstream } = config;
@@ -137,6 +141,12 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
   );
   const parsePool = new ParsePool(1);
   const now = () => new Date();
+  const upstream = upstreamEndpoint(config);
+  const credentials = options.credentials ?? credentialSource(config);
+  const masking = createMaskingPlanner(upstream, credentials, {
+    catalogueTtlMs: MASKING_CATALOGUE_TTL_MS,
+    planCacheEntries: config.policy.cacheEntries,
+  });
   const policy = new PolicyEngine(policySource, {
     analyser: new StatementAnalyser({
       cacheEntries: config.policy.cacheEntries,
@@ -144,6 +154,7 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
       pool: parsePool,
     }),
     pacer: new StatementPacer(),
+    masking: masking.planner,
     maxStatementChars: config.policy.maxStatementBytes,
     now,
   });
@@ -155,7 +166,6 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
         minVersion: 'TLSv1.2',
       })
     : undefined;
-  const upstream = upstreamEndpoint(config);
   const server = new GatewayServer({
     host: config.listen.host,
     port: config.listen.port,
@@ -175,7 +185,7 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
       },
       limits: config.limits,
       verifier,
-      credentials: options.credentials ?? credentialSource(config),
+      credentials,
       upstream,
       cancelRouter,
       policy,
@@ -206,6 +216,7 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
     audit,
     close: async () => {
       policySource.close();
+      masking.close();
       await publisher?.stop();
       await parsePool.close();
       await audit.close();
