@@ -1,8 +1,9 @@
+import { isNode, only, type ParseNode } from '../sql/parse-nodes';
 import { stringList } from '../sql/tree-walker';
 import type { Catalogue, CatalogueFunction, CatalogueRelation, ColumnKey } from './catalogue';
 import { type Column, Flow, type FromItem, type Scope } from './scope';
 
-type Node = Record<string, unknown>;
+type Node = ParseNode;
 
 /** Built-in functions that run a query given as text, or read a relation named by an argument. */
 const RUNS_QUERIES = new Set([
@@ -23,16 +24,6 @@ const RUNS_QUERIES = new Set([
 
 /** Catalogue relations that hold copies of column values (planner statistics keep sample values). */
 const VALUE_COPIES = /^pg_stat(s|s_ext|s_ext_exprs|istic|istic_ext_data)$/;
-
-function isNode(value: unknown): value is Node {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function only(node: unknown): [string, Node] {
-  const key = isNode(node) ? (Object.keys(node)[0] ?? '') : '';
-  const body = isNode(node) ? (node[key] as Node) : {};
-  return [key, isNode(body) ? body : {}];
-}
 
 /** `x`, `x::type`, `(x COLLATE c)`: the expression under casts and collations. */
 function uncast(node: unknown): [string, Node] {

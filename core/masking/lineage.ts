@@ -1,3 +1,4 @@
+import { isNode, only, type ParseNode } from '../sql/parse-nodes';
 import { parseStatements } from '../sql/parser';
 import { stringList } from '../sql/tree-walker';
 import type { Catalogue, CatalogueMisses, CatalogueRelation, ColumnKey } from './catalogue';
@@ -5,7 +6,7 @@ import { columnKey } from './catalogue';
 import { ExpressionTracer } from './expression-lineage';
 import { type Column, Flow, type FromEntry, itemOf, renamed, Scope, zipUnion } from './scope';
 
-type Node = Record<string, unknown>;
+type Node = ParseNode;
 
 /** An output column: its name as the server labels it (best effort), and where its values come from. */
 export interface OutputColumn {
@@ -49,10 +50,6 @@ const MAX_VIEW_DEPTH = 16;
 /** Passes over a recursive CTE before its columns stop growing (they only grow, and are finite). */
 const MAX_RECURSIVE_PASSES = 32;
 
-function isNode(value: unknown): value is Node {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function list(value: unknown): Node[] {
   return Array.isArray(value) ? (value as Node[]) : [];
 }
@@ -61,12 +58,6 @@ function list(value: unknown): Node[] {
 function selectBody(node: unknown): Node {
   if (!isNode(node)) return {};
   return isNode(node.SelectStmt) ? node.SelectStmt : node;
-}
-
-function only(node: unknown): [string, Node] {
-  const key = isNode(node) ? (Object.keys(node)[0] ?? '') : '';
-  const body = isNode(node) ? (node[key] as Node) : {};
-  return [key, isNode(body) ? body : {}];
 }
 
 /** Traces one statement at a time against a catalogue snapshot; collects the lookups it missed. */

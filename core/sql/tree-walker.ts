@@ -1,4 +1,5 @@
 import type { QualifiedName, SettingChange, StatementAnalysis, StatementClass } from './analysis';
+import { isNode } from './parse-nodes';
 import { BUILTIN_OPERATORS, WRITING_BUILTIN_FUNCTIONS } from './read-only-functions';
 import { DROPPED_RELATION_TYPES, WRITE_TARGET_FIELDS } from './statement-kinds';
 
@@ -29,10 +30,6 @@ export function emptyFindings(): Findings {
     opaque: [],
     escalations: [],
   };
-}
-
-function isNode(value: unknown): value is Node {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** `[{String:{sval:'a'}}, {String:{sval:'b'}}]` → ['a', 'b']. */

@@ -1,4 +1,5 @@
 import type { StatementAnalysis, StatementClass } from '../../../core/sql/analysis';
+import { nowMicros } from '../observability/clock';
 import { BackendCode, FrontendCode, HEADER_LENGTH } from '../protocol/codes';
 import { type BindMessage, decodeExecute } from '../protocol/frontend-messages';
 import type { SessionRecorder } from '../recording/session-recorder';
@@ -146,7 +147,7 @@ export class RelayAudit {
     return {
       ...facts,
       index: this.strict!.next++,
-      time: Math.round((performance.timeOrigin + performance.now()) * 1000),
+      time: nowMicros(),
       command: analysis.command,
       class: analysis.class,
       text: redact(text).text,

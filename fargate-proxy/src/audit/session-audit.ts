@@ -6,14 +6,11 @@ import type {
 } from '../../../core/audit/records';
 import { STATEMENT_CLASSES, type StatementClass } from '../../../core/sql/analysis';
 import type { VerifiedIdentity } from '../auth/token-verifier';
+import { nowMicros } from '../observability/clock';
 import { SessionRecorder } from '../recording/session-recorder';
 import type { AuditWriter } from './audit-writer';
 import { RelayAudit } from './relay-audit';
 import { StatementTracker } from './statement-tracker';
-
-function nowMicros(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
-}
 
 /** What a grant keeps of its sessions: statement classes with records, and whether they are recorded. */
 export interface AuditSelection {

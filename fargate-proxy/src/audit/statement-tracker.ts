@@ -6,6 +6,7 @@ import {
   type StatementAnalysis,
   type StatementClass,
 } from '../../../core/sql/analysis';
+import { nowMicros } from '../observability/clock';
 import { redact } from './redaction';
 
 /** What the gate decided about a statement, as the audit records it. */
@@ -57,10 +58,6 @@ interface Ended {
   execution: Execution;
   outcome: StatementRecord['outcome'];
   end: number;
-}
-
-function nowMicros(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
 
 export function sha256(data: string | Buffer): string {

@@ -4,6 +4,7 @@ import {
   FrameKind,
   RECORDING_FORMAT_VERSION,
 } from '../../../core/recording/frames';
+import { nowMicros } from '../observability/clock';
 import { BackendCode } from '../protocol/codes';
 import type { RecordingWriter } from './recording-writer';
 
@@ -16,10 +17,6 @@ export interface RecordingCaps {
 
 /** What the audit record of a statement says when its recorded result is incomplete. */
 export type RecordingNote = { cut: Cut['cap']; omittedBytes: number };
-
-function nowMicros(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
-}
 
 /** Row messages: the only ones a statement's cap leaves out (the rest say how the statement went). */
 function isRow(code: number): boolean {
