@@ -4,7 +4,7 @@ import { type GatewayConfig, parseGatewayConfig } from '../fargate-proxy/src/con
 import type { Logger } from '../fargate-proxy/src/observability/logger';
 import { type RunningGateway, startGateway } from '../fargate-proxy/src/server/primary';
 import { StaticCredentialSource } from '../fargate-proxy/src/upstream/credential-source';
-import { ensureAuditSigningKey, ensureSelfSignedCertificate } from './certificates';
+import { ensureAuditSigningKey, ensureMaskingTokenKey, ensureSelfSignedCertificate } from './certificates';
 import { DEMO_DATABASE, seedDemoDatabase } from './demo-data';
 import { type RunningPostgres, startEmbeddedPostgres } from './embedded-postgres';
 import { freePort } from './free-port';
@@ -135,6 +135,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       signingKeyFile: ensureAuditSigningKey(path.join(home, 'keys', 'audit-signing-key.pem')),
       writer: 'local',
     },
+    masking: { tokenKeyFile: ensureMaskingTokenKey(path.join(home, 'keys', 'masking-token.key')) },
     sessions: { directory: path.join(home, 'sessions') },
     health: { host: '127.0.0.1', port: options.healthPort, emfIntervalMs: 0 },
     cancel: {},

@@ -39,6 +39,8 @@ export interface StatementLineage {
   readonly sideEffects: ReadonlySet<ColumnKey>;
   /** Why parts outside the output could not be traced (a predicate over an unknown function…). */
   readonly untraceable: readonly string[];
+  /** Every relation the statement reads, views' underlying ones included. */
+  readonly relations: readonly CatalogueRelation[];
 }
 
 export type TraceResult =
@@ -65,6 +67,7 @@ export class LineageTracer extends ExpressionTracer {
   private readonly missedRelations = new Map<string, { schema: string | undefined; name: string }>();
   private readonly missedFunctions = new Map<string, { schema: string | undefined; name: string }>();
   private readonly viewColumns = new Map<number, Column[]>();
+  private readonly touched = new Map<number, CatalogueRelation>();
   private viewDepth = 0;
 
   constructor(catalogue: Catalogue) {
@@ -74,6 +77,7 @@ export class LineageTracer extends ExpressionTracer {
   /** Traces a parsed top-level statement (`{SelectStmt: …}`, `{InsertStmt: …}`…). */
   trace(statement: Node): TraceResult {
     this.reset();
+    this.touched.clear();
     const lineage = this.statement(statement);
     const misses: CatalogueMisses = {
       relations: [...this.missedRelations.values()],
@@ -99,6 +103,7 @@ export class LineageTracer extends ExpressionTracer {
       written: this.written,
       sideEffects: this.sideEffects,
       untraceable: this.untraceable,
+      relations: [...this.touched.values()],
       ...extra,
     });
     switch (type) {
@@ -377,6 +382,7 @@ export class LineageTracer extends ExpressionTracer {
 
   /** A relation's columns: a table's are themselves; a view's derive from its defining query too. */
   private relationColumns(relation: CatalogueRelation): Column[] {
+    this.touched.set(relation.oid, relation);
     const own = (column: { name: string }) => columnKey(relation.schema, relation.name, column.name);
     const copies = ExpressionTracer.copiesValues(relation);
     if (relation.kind === 'table' || relation.definition === undefined) {

@@ -1,6 +1,6 @@
 import { columnGlob, type Matcher } from '../policy/glob';
 import type { MaskingDocument } from '../policy/schema';
-import type { ColumnKey } from './catalogue';
+import { type ColumnKey, columnKey } from './catalogue';
 import type { StatementLineage } from './lineage';
 import type { MaskMethod, MaskSpec } from './mask-values';
 
@@ -47,7 +47,16 @@ export interface ColumnMask {
 /** A statement's masking: refused, or a mask (or none) per returned column. */
 export type MaskingPlan =
   | { readonly refused: string }
-  | { readonly refused?: undefined; readonly columns: readonly (ColumnMask | undefined)[] | undefined };
+  | {
+      readonly refused?: undefined;
+      readonly columns: readonly (ColumnMask | undefined)[] | undefined;
+      /**
+       * Masked stored columns of the relations the statement reads, as `tableOid:attnum`: a result
+       * column the server labels with one of these must be masked whatever the plan says (a check of
+       * the lineage against the server's own description).
+       */
+      readonly maskedAttributes: ReadonlySet<string>;
+    };
 
 /** Stronger methods reveal less; a column under several rules gets the strongest. */
 const STRENGTH: Readonly<Record<MaskMethod, number>> = { partial: 0, token: 1, redact: 2, null: 3 };
@@ -89,7 +98,14 @@ export function planMasking(lineage: StatementLineage, policy: MaskingPolicy): M
   if (lineage.untraceable.length > 0 && policy.untraceable === 'refuse') {
     return { refused: `masking cannot trace the statement: ${lineage.untraceable[0]}` };
   }
-  if (!lineage.output) return { columns: undefined };
+  const maskedAttributes = new Set<string>();
+  for (const relation of lineage.relations) {
+    for (const column of relation.columns) {
+      if (rulesOf(columnKey(relation.schema, relation.name, column.name)).length > 0)
+        maskedAttributes.add(`${relation.oid}:${column.attnum}`);
+    }
+  }
+  if (!lineage.output) return { columns: undefined, maskedAttributes };
   const columns: (ColumnMask | undefined)[] = [];
   for (const column of lineage.output) {
     const because = [...column.sources].filter((key) => rulesOf(key).length > 0);
@@ -107,5 +123,5 @@ export function planMasking(lineage: StatementLineage, policy: MaskingPolicy): M
     const rule = strongest(because.flatMap(rulesOf));
     columns.push({ rule: rule.name, spec: rule.spec, because });
   }
-  return { columns: columns.some((c) => c !== undefined) ? columns : undefined };
+  return { columns: columns.some((c) => c !== undefined) ? columns : undefined, maskedAttributes };
 }

@@ -159,6 +159,19 @@ export const gatewayConfigSchema = z
           .default(4 * MiB),
       })
       .strict(),
+    /** Masking (README, "Masking"): the rules are in the policy; the token key is configuration. */
+    masking: z
+      .object({
+        /**
+         * A file holding the key of deterministic tokens (at least 32 bytes). Without it each process
+         * draws a random key: tokens stay consistent within one process only.
+         */
+        tokenKeyFile: z.string().min(1).optional(),
+        /** How long catalogue answers (tables, views, functions) are trusted when no DDL passed. */
+        catalogueTtlMs: z.number().int().min(0).default(30_000),
+      })
+      .strict()
+      .default({}),
     /** The audit trail (README, "Audit trail"). */
     audit: z
       .object({

@@ -109,7 +109,8 @@ export class PolicyEngine {
 
   /**
    * Applies a new policy to live sessions: a session still admitted under the same session settings
-   * continues under its new grant; any other is ended (its role or pinned settings would differ).
+   * continues under its new grant; any other is ended (its role or pinned settings would differ, or
+   * masking would start or stop: its results are followed from the start of the session).
    */
   private reapply(policy: CompiledPolicy): void {
     for (const session of [...this.sessions]) {
@@ -120,7 +121,10 @@ export class PolicyEngine {
           '57P01',
           `terminating connection: the policy no longer admits identity "${identity.subject}" to database "${database}"`,
         );
-      } else if (JSON.stringify(startupSettings(grant)) !== session.settings) {
+      } else if (
+        JSON.stringify(startupSettings(grant)) !== session.settings ||
+        (grant.masking !== undefined) !== (session.policy.masking !== undefined)
+      ) {
         session.end(
           '57P01',
           `terminating connection: the policy changed the session settings of grant "${grant.name}"; reconnect`,

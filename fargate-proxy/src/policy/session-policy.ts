@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { withinAllowedHours } from '../../../core/policy/allowed-hours';
 import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
 import { type Decision, decide, dependsOnParameters } from '../../../core/policy/decide';
 import type { Analysis, StatementAnalysis } from '../../../core/sql/analysis';
 import type { AuditedDecision } from '../audit/statement-tracker';
-import type { MaskingPlanner } from '../masking/masking-planner';
+import type { MaskingPlanner, PlannedStatement } from '../masking/masking-planner';
+import { ResultMasking } from '../masking/result-masking';
 import type { BindMessage, ParseMessage } from '../protocol/frontend-messages';
 import type { Refusal, StatementGate, Verdict } from '../session/statement-gate';
 import type { StatementAnalyser } from './statement-analyser';
@@ -14,6 +16,8 @@ export interface SessionPolicyContext {
   pacer: StatementPacer;
   /** Lineage and masking plans; absent when the gateway cannot reach a catalogue (tests of the gate). */
   masking?: MaskingPlanner;
+  /** The key of deterministic masking tokens. */
+  maskingTokenKey?: Buffer;
   /** Longest statement analysed, in characters; longer ones are refused. */
   maxStatementChars: number;
   now: () => Date;
@@ -48,6 +52,10 @@ export class SessionPolicy implements StatementGate {
   private turnGranted = false;
   readonly maxRows: number | undefined;
   readonly requiresUtf8: boolean;
+  /** The session's result masking, when its grant masks columns. */
+  readonly masking: ResultMasking | undefined;
+  /** The masking plans of the last statement allowed (one per statement of its text). */
+  lastMasking: readonly PlannedStatement[] | undefined;
 
   constructor(
     private readonly context: SessionPolicyContext,
@@ -59,6 +67,10 @@ export class SessionPolicy implements StatementGate {
     this.maxRows = currentGrant.limits.maxRows;
     // Admin grants may switch the client encoding; everyone else is read as UTF-8, as the parser reads.
     this.requiresUtf8 = !currentGrant.allow.has('admin');
+    this.masking =
+      currentGrant.masking && context.masking
+        ? new ResultMasking(context.maskingTokenKey ?? randomBytes(32))
+        : undefined;
   }
 
   get grant(): Grant {
@@ -131,6 +143,7 @@ export class SessionPolicy implements StatementGate {
     statementName?: string,
   ): Refusal | Promise<void> | undefined {
     const grant = this.currentGrant;
+    this.lastMasking = undefined;
     if (sql.length > this.context.maxStatementChars) {
       this.lastDecision = { decision: 'refused', rule: 'statement-size' };
       return {
@@ -177,8 +190,9 @@ export class SessionPolicy implements StatementGate {
 
   /**
    * Masking: the statement's lineage decides whether it may run. A statement that would reveal masked
-   * values (by filtering on them, copying them, or through what cannot be traced) is refused; so, until
-   * the gateway rewrites results, is one that returns masked columns. DDL invalidates cached lineage.
+   * values (by filtering on them, copying them, or through what cannot be traced) is refused; the plans
+   * of one that may run are left in `lastMasking` for the relay, which masks its results. DDL
+   * invalidates cached lineage.
    */
   private maskingVerdict(grant: Grant, sql: string, analysis: Analysis): Refusal | Promise<void> | undefined {
     const planner = this.context.masking;
@@ -200,16 +214,10 @@ export class SessionPolicy implements StatementGate {
       return refuse(`masking could not trace the statement (${(error as Error).message})`);
     }
     if (plans instanceof Promise) return plans;
-    for (const { lineage, plan } of plans) {
+    for (const { plan } of plans) {
       if (plan.refused !== undefined) return refuse(plan.refused);
-      const index = plan.columns?.findIndex((column) => column !== undefined) ?? -1;
-      if (index >= 0) {
-        const column = lineage.output?.[index];
-        return refuse(
-          `the statement returns masked column "${column?.name}" (rule ${plan.columns![index]!.rule}); this gateway refuses statements that return masked columns`,
-        );
-      }
     }
+    this.lastMasking = plans;
     return undefined;
   }
 

@@ -63,6 +63,8 @@ export interface BindMessage {
   parameterFormats: number[];
   /** Parameter values; null for SQL NULL. */
   parameters: (Buffer | null)[];
+  /** Result format codes as sent: none (all text), one (for every column), or one per column. */
+  resultFormats: number[];
 }
 
 /**
@@ -85,13 +87,24 @@ export function decodeBind(message: Buffer): BindMessage {
     const length = reader.int32();
     parameters.push(length === -1 ? null : reader.bytes(length));
   }
-  const resultFormats = reader.int16();
-  for (let i = 0; i < resultFormats; i++) reader.int16();
+  const resultFormatCount = reader.int16();
+  const resultFormats: number[] = [];
+  for (let i = 0; i < resultFormatCount; i++) resultFormats.push(reader.int16());
   expectEnd(reader, 'Bind');
   const parameterFormats = parameters.map((_, i) =>
     formatCount === 0 ? 0 : formatCount === 1 ? formats[0]! : formats[i]!,
   );
-  return { portal, statementName, parameterFormats, parameters };
+  return { portal, statementName, parameterFormats, parameters, resultFormats };
+}
+
+/** Describe and Close: Byte1 'S' (statement) or 'P' (portal), String name. */
+export function decodeTarget(message: Buffer, code: number): { kind: 'S' | 'P'; name: string } {
+  const reader = bodyReader(message, code);
+  const kind = String.fromCharCode(reader.byte());
+  if (kind !== 'S' && kind !== 'P') throw new ProtocolError(`unknown target '${kind}'`);
+  const name = reader.cstring();
+  expectEnd(reader, code === FrontendCode.Describe ? 'Describe' : 'Close');
+  return { kind, name };
 }
 
 /** Execute: String portal, Int32 maximum rows. Returns the portal. */

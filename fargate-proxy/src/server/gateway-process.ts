@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -55,8 +56,17 @@ export interface GatewayProcessOptions {
   credentials?: CredentialSource;
 }
 
-/** Catalogue answers (tables, views, functions) are looked up again after this long. */
-const MASKING_CATALOGUE_TTL_MS = 30_000;
+/** The masking token key: from its file, or drawn for this process alone (with a warning). */
+function readTokenKey(file: string | undefined, log: Logger): Buffer {
+  if (!file) {
+    log.info('masking.tokenKeyFile is not set: masking tokens are consistent within this process only');
+    return randomBytes(32);
+  }
+  const key = readFileSync(file);
+  if (key.length < 32)
+    throw new Error(`masking.tokenKeyFile ${file} holds ${key.length} bytes; at least 32 are needed`);
+  return key;
+}
 
 export function upstreamEndpoint(config: GatewayConfig): UpstreamEndpoint {
   const { upstream } = config;
@@ -144,9 +154,10 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
   const upstream = upstreamEndpoint(config);
   const credentials = options.credentials ?? credentialSource(config);
   const masking = createMaskingPlanner(upstream, credentials, {
-    catalogueTtlMs: MASKING_CATALOGUE_TTL_MS,
+    catalogueTtlMs: config.masking.catalogueTtlMs,
     planCacheEntries: config.policy.cacheEntries,
   });
+  const maskingTokenKey = readTokenKey(config.masking.tokenKeyFile, log);
   const policy = new PolicyEngine(policySource, {
     analyser: new StatementAnalyser({
       cacheEntries: config.policy.cacheEntries,
@@ -155,6 +166,7 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
     }),
     pacer: new StatementPacer(),
     masking: masking.planner,
+    maskingTokenKey,
     maxStatementChars: config.policy.maxStatementBytes,
     now,
   });

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { AUDITED_CLIENT_CODES, AUDITED_SERVER_CODES, type RelayAudit } from '../audit/relay-audit';
 import type { AuditedDecision } from '../audit/statement-tracker';
+import { MASKING_SQLSTATE } from '../masking/result-masking';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { errorResponse, fatal } from '../protocol/backend-messages';
@@ -16,8 +17,10 @@ import { decodeErrorFields } from '../protocol/error-fields';
 import { MessageTooLongError, ProtocolError } from '../protocol/errors';
 import {
   decodeBind,
+  decodeExecute,
   decodeParse,
   decodeQuery,
+  decodeTarget,
   encodeParse,
   encodeQuery,
 } from '../protocol/frontend-messages';
@@ -78,6 +81,30 @@ function statementBytes(code: number, message: Buffer): Buffer {
   return message.subarray(start, end === -1 ? message.length : end);
 }
 
+/** Client messages result masking follows (besides Query and Parse, which the gate sees). */
+const MASKING_CLIENT_CODES = [
+  FrontendCode.Bind,
+  FrontendCode.Describe,
+  FrontendCode.Execute,
+  FrontendCode.Close,
+  FrontendCode.Sync,
+];
+
+/** Server messages result masking follows: what answers each client message, and the rows. */
+const MASKING_SERVER_CODES = [
+  BackendCode.ParseComplete,
+  BackendCode.BindComplete,
+  BackendCode.CloseComplete,
+  BackendCode.NoData,
+  BackendCode.RowDescription,
+  BackendCode.DataRow,
+  BackendCode.CopyOutResponse,
+  BackendCode.CopyData,
+  BackendCode.CommandComplete,
+  BackendCode.EmptyQueryResponse,
+  BackendCode.PortalSuspended,
+];
+
 /** Server messages the row limit looks at: rows, and the ends of a statement. */
 const ROW_LIMIT_CODES = [
   BackendCode.DataRow,
@@ -123,6 +150,7 @@ export class Relay implements IdleCandidate {
       if (gate?.onExecute) inspectFromClient.add(FrontendCode.Execute);
     }
     if (audit) for (const code of AUDITED_CLIENT_CODES) inspectFromClient.add(code);
+    if (gate?.masking) for (const code of MASKING_CLIENT_CODES) inspectFromClient.add(code);
     this.clientFramer = new MessageFramer({
       allowed: FRONTEND_SESSION_CODES,
       inspect: inspectFromClient,
@@ -137,6 +165,7 @@ export class Relay implements IdleCandidate {
       for (const code of ROW_LIMIT_CODES) inspectFromServer.add(code);
     }
     if (audit) for (const code of AUDITED_SERVER_CODES) inspectFromServer.add(code);
+    if (gate?.masking) for (const code of MASKING_SERVER_CODES) inspectFromServer.add(code);
     this.serverFramer = new MessageFramer({
       allowed: BACKEND_SESSION_CODES,
       inspect: inspectFromServer,
@@ -265,8 +294,16 @@ export class Relay implements IdleCandidate {
       return null;
     }
     const { gate, audit, facts } = this.options;
+    const masking = gate?.masking;
     if (code === FrontendCode.Sync) {
       audit?.clientMessage(code, message);
+      masking?.sync();
+      return undefined;
+    }
+    if (code === FrontendCode.Describe || code === FrontendCode.Close) {
+      const target = decodeTarget(message, code);
+      if (code === FrontendCode.Describe) masking?.describe(target.kind, target.name);
+      else masking?.close(target.kind, target.name);
       return undefined;
     }
     if (code === FrontendCode.Execute) {
@@ -276,6 +313,7 @@ export class Relay implements IdleCandidate {
         return undefined;
       }
       audit?.clientMessage(code, message);
+      if (masking) masking.execute(decodeExecute(message).portal);
       return undefined;
     }
     if (code === FrontendCode.Bind) return this.onBind(message);
@@ -296,7 +334,8 @@ export class Relay implements IdleCandidate {
     } else if (parse) {
       verdict = gate.onParse(parse, facts);
       // Binds are looked at only while a statement's decision waits for its parameters (or for audit).
-      if (gate.onBind && !audit) this.clientFramer.setInspected(FrontendCode.Bind, gate.awaitsBind === true);
+      if (gate.onBind && !audit && !masking)
+        this.clientFramer.setInspected(FrontendCode.Bind, gate.awaitsBind === true);
     } else {
       verdict = gate.onQuery(text, facts);
     }
@@ -318,6 +357,11 @@ export class Relay implements IdleCandidate {
       }
       if (parse) audit.parse(parse.statementName, text, decided);
       else audit.query(text, decided, message.length);
+    }
+    if (masking) {
+      const plans = verdict === undefined ? gate?.lastMasking : undefined;
+      if (parse) masking.parse(parse.statementName, plans?.[0]);
+      else masking.query(plans);
     }
     if (verdict === undefined) return undefined;
     // A refused Query is closed by its own ReadyForQuery; a refused Parse by the next Sync's.
@@ -397,6 +441,7 @@ export class Relay implements IdleCandidate {
       }
     }
     audit?.bind(bind, refused);
+    gate?.masking?.bind(bind.portal, bind.statementName, bind.resultFormats);
     if (!refusal) return undefined;
     return encodeParse({
       statementName: 'gatehouse_refused_bind',
@@ -407,7 +452,19 @@ export class Relay implements IdleCandidate {
 
   private onServerMessage(code: number, message: Buffer): Buffer | null | undefined {
     const { audit } = this.options;
-    if (code === BackendCode.DataRow || code === BackendCode.CopyData) return this.countRow();
+    const masked = this.options.gate?.masking?.server(code, message);
+    if (masked === null) return null;
+    if (masked !== undefined) {
+      if (code === BackendCode.DataRow) return this.rowLimited() ? null : masked;
+      // The end of a result that could not be masked: its rows were dropped, the client gets an error.
+      this.rowsSent = 0;
+      this.cutting = false;
+      this.options.metrics.data.errors++;
+      audit?.serverMessage(BackendCode.ErrorResponse, message, MASKING_SQLSTATE);
+      return masked;
+    }
+    if (code === BackendCode.DataRow || code === BackendCode.CopyData)
+      return this.rowLimited() ? null : undefined;
     if (code === BackendCode.CopyDone) return this.cutting ? null : undefined;
     if (code === BackendCode.CommandComplete || code === BackendCode.EmptyQueryResponse) {
       const cut = this.endOfStatement();
@@ -432,7 +489,8 @@ export class Relay implements IdleCandidate {
       audit?.serverMessage(code, message);
       return undefined;
     }
-    // ErrorResponse
+    // Other messages inspected for masking only (descriptions, ParseComplete…).
+    if (code !== BackendCode.ErrorResponse) return undefined;
     if (this.cutting) {
       audit?.serverMessage(code, message, ROW_LIMIT_SQLSTATE);
       return this.endOfStatement();
@@ -452,11 +510,13 @@ export class Relay implements IdleCandidate {
    * kill the client's next statement. The rest of the rows are read and dropped; statementTimeoutMs
    * bounds the server's work.
    */
-  private countRow(): null | undefined {
-    if (this.cutting) return null;
-    if (++this.rowsSent <= this.options.gate!.maxRows!) return undefined;
+  private rowLimited(): boolean {
+    const limit = this.options.gate?.maxRows;
+    if (limit === undefined) return false;
+    if (this.cutting) return true;
+    if (++this.rowsSent <= limit) return false;
     this.cutting = true;
-    return null;
+    return true;
   }
 
   /** A statement ended (CommandComplete, EmptyQuery, or its error): past the limit, it ends in an error. */

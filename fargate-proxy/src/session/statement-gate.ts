@@ -1,4 +1,6 @@
 import type { AuditedDecision } from '../audit/statement-tracker';
+import type { PlannedStatement } from '../masking/masking-planner';
+import type { ResultMasking } from '../masking/result-masking';
 import type { PgErrorFields } from '../protocol/error-fields';
 import type { BindMessage, ParseMessage } from '../protocol/frontend-messages';
 
@@ -46,6 +48,10 @@ export interface StatementGate {
   readonly lastDecision?: AuditedDecision;
   /** Statement text that is not valid UTF-8 is refused (22021) before the gate sees it. */
   readonly requiresUtf8?: boolean;
+  /** Result masking of the session, when its grant masks columns; fed by the relay. */
+  readonly masking?: ResultMasking;
+  /** The masking plans of the last statement the gate allowed. */
+  readonly lastMasking?: readonly PlannedStatement[];
 }
 
 export function refusalFields(refusal: Refusal): PgErrorFields {

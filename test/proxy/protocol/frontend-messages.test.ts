@@ -1,10 +1,12 @@
 import fc from 'fast-check';
+import { FrontendCode } from '../../../fargate-proxy/src/protocol/codes';
 import { ProtocolError } from '../../../fargate-proxy/src/protocol/errors';
 import {
   decodeBind,
   decodeParse,
   decodePassword,
   decodeQuery,
+  decodeTarget,
   encodeParse,
   encodeQuery,
 } from '../../../fargate-proxy/src/protocol/frontend-messages';
@@ -35,6 +37,7 @@ describe('frontend message decoders', () => {
       statementName: 's1',
       parameterFormats: [0, 0],
       parameters: [Buffer.from('role'), Buffer.from('x')],
+      resultFormats: [],
     });
   });
 
@@ -50,7 +53,9 @@ describe('frontend message decoders', () => {
         int32(-1),
         int32(2),
         Buffer.from([1, 2]),
+        int16(2),
         int16(0),
+        int16(1),
       ]),
     );
     expect(decodeBind(message)).toEqual({
@@ -58,6 +63,7 @@ describe('frontend message decoders', () => {
       statementName: 's',
       parameterFormats: [1, 1],
       parameters: [null, Buffer.from([1, 2])],
+      resultFormats: [0, 1],
     });
     const mismatched = typed(
       'B',
@@ -66,6 +72,15 @@ describe('frontend message decoders', () => {
     expect(() => decodeBind(mismatched)).toThrow(ProtocolError);
     for (const cut of truncations(bind('p', 's', ['abc'])))
       expect(() => decodeBind(cut)).toThrow(ProtocolError);
+  });
+
+  it('decode Describe and Close targets, and refuse an unknown kind', () => {
+    const describe = typed('D', Buffer.concat([Buffer.from('S'), cstr('stmt')]));
+    expect(decodeTarget(describe, FrontendCode.Describe)).toEqual({ kind: 'S', name: 'stmt' });
+    const close = typed('C', Buffer.concat([Buffer.from('P'), cstr('')]));
+    expect(decodeTarget(close, FrontendCode.Close)).toEqual({ kind: 'P', name: '' });
+    const odd = typed('D', Buffer.concat([Buffer.from('X'), cstr('s')]));
+    expect(() => decodeTarget(odd, FrontendCode.Describe)).toThrow(ProtocolError);
   });
 
   it('round-trip through their encoders, byte for byte', () => {
