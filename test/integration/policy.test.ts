@@ -5,7 +5,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway';
 import { spawnGateway } from '../support/gateway-process';
 import { fieldsOf, RawClient } from '../support/raw-client';
 import { writeTestPolicy } from '../support/test-policy';
-import { query, typed } from '../support/wire';
+import { int16, int32, query, typed } from '../support/wire';
 
 const ssl = { rejectUnauthorized: false };
 
@@ -455,6 +455,36 @@ grants:
       );
       const replies = await raw.until('Z');
       expect(fieldsOf(replies.find((m) => m.code === 'E')!)).toMatchObject({ C: '22021' });
+      raw.write(query('SELECT 3'));
+      expect((await raw.until('Z')).some((m) => m.code === 'D')).toBe(true);
+    } finally {
+      raw.close();
+    }
+  });
+});
+
+describe('the function call (fastpath) interface', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await startTestGateway({ policy: { file: writeTestPolicy(policy()) } });
+  });
+  afterAll(async () => {
+    await gateway.stop();
+  });
+
+  it('is refused with 42501 (it names a function by OID, out of the policy sight), and the session goes on', async () => {
+    const raw = await RawClient.connect(gateway.port);
+    try {
+      await raw.startTls();
+      expect((await raw.login(gateway.token('writer'))).at(-1)?.code).toBe('Z');
+      // FunctionCall: OID of pg_catalog.version() (89), no argument formats, no arguments, text result.
+      raw.write(typed('F', Buffer.concat([int32(89), int16(0), int16(0), int16(0)])));
+      const replies = await raw.until('Z');
+      expect(replies.some((m) => m.code === 'V')).toBe(false);
+      expect(fieldsOf(replies.find((m) => m.code === 'E')!)).toMatchObject({
+        C: '42501',
+        M: 'permission denied by policy: the function call interface is not allowed through the gateway',
+      });
       raw.write(query('SELECT 3'));
       expect((await raw.until('Z')).some((m) => m.code === 'D')).toBe(true);
     } finally {

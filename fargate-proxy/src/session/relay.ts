@@ -143,7 +143,7 @@ export class Relay implements IdleCandidate {
 
   constructor(private readonly options: RelayOptions) {
     const { limits, gate, audit } = options;
-    const inspectFromClient = new Set<number>([FrontendCode.Terminate]);
+    const inspectFromClient = new Set<number>([FrontendCode.Terminate, FrontendCode.FunctionCall]);
     if (gate || audit) {
       inspectFromClient.add(FrontendCode.Query);
       inspectFromClient.add(FrontendCode.Parse);
@@ -180,10 +180,15 @@ export class Relay implements IdleCandidate {
     return this.transactionStatus !== 0x49;
   }
 
-  /** Requests sent (Query, Sync) whose ReadyForQuery has not come back. */
+  /** Requests sent (Query, Sync, FunctionCall) whose ReadyForQuery has not come back. */
   private get outstanding(): number {
     const framer = this.clientFramer;
-    return framer.count(FrontendCode.Query) + framer.count(FrontendCode.Sync) - this.readyCount;
+    return (
+      framer.count(FrontendCode.Query) +
+      framer.count(FrontendCode.Sync) +
+      framer.count(FrontendCode.FunctionCall) -
+      this.readyCount
+    );
   }
 
   /** Starts relaying; `clientPending`/`upstreamPending` are bytes each side sent before the relay existed. */
@@ -295,6 +300,21 @@ export class Relay implements IdleCandidate {
     }
     const { gate, audit, facts } = this.options;
     const masking = gate?.masking;
+    if (code === FrontendCode.FunctionCall) {
+      // The fastpath interface calls a function by OID: no SQL for the policy, the audit or masking
+      // to read. It is refused; the server fails a refusal marker in its place (one ReadyForQuery, as
+      // a FunctionCall would get).
+      audit?.query('(function call)', { decision: 'refused', rule: 'function-call' }, message.length);
+      masking?.query(undefined);
+      return encodeQuery(
+        this.addRefusal({
+          sqlstate: '42501',
+          message:
+            'permission denied by policy: the function call interface is not allowed through the gateway',
+          hint: 'Call the function in a SELECT statement, where the policy can see it.',
+        }),
+      );
+    }
     if (code === FrontendCode.Sync) {
       audit?.clientMessage(code, message);
       masking?.sync();
