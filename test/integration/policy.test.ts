@@ -493,6 +493,23 @@ describe('the function call (fastpath) interface', () => {
   });
 });
 
+describe('the function call interface under a grant that allows what cannot be analysed', () => {
+  it('is forwarded', async () => {
+    const gateway = await startTestGateway();
+    const raw = await RawClient.connect(gateway.port);
+    try {
+      await raw.startTls();
+      expect((await raw.login(gateway.token('anyone'))).at(-1)?.code).toBe('Z');
+      raw.write(typed('F', Buffer.concat([int32(89), int16(0), int16(0), int16(0)])));
+      const replies = await raw.until('Z');
+      expect(replies.find((m) => m.code === 'V')?.body.toString('utf8')).toContain('PostgreSQL');
+    } finally {
+      raw.close();
+      await gateway.stop();
+    }
+  });
+});
+
 describe('a policy file that does not load', () => {
   it('stops the gateway from starting, naming file:line:column', async () => {
     const file = writeTestPolicy('version: 1\ngrants:\n  - name: x\n    to: [nobody]\n');

@@ -12,6 +12,7 @@ import type { StrictItem, StrictStore } from './strict-store';
 export const AUDITED_CLIENT_CODES = [FrontendCode.Bind, FrontendCode.Execute, FrontendCode.Sync] as const;
 /** Server messages that end an execution or a batch. */
 export const AUDITED_SERVER_CODES = [
+  BackendCode.FunctionCallResponse,
   BackendCode.CommandComplete,
   BackendCode.EmptyQueryResponse,
   BackendCode.PortalSuspended,
@@ -21,6 +22,7 @@ export const AUDITED_SERVER_CODES = [
 
 /** The messages that end a statement's result, as the client receives them. */
 const RESULT_ENDS = new Set<number>([
+  BackendCode.FunctionCallResponse,
   BackendCode.CommandComplete,
   BackendCode.EmptyQueryResponse,
   BackendCode.PortalSuspended,
@@ -208,6 +210,9 @@ export class RelayAudit {
         return;
       case BackendCode.EmptyQueryResponse:
         this.tracker.completed(undefined);
+        return;
+      case BackendCode.FunctionCallResponse:
+        this.tracker.completed('FUNCTION CALL');
         return;
       case BackendCode.PortalSuspended:
         this.tracker.completed(undefined, true);

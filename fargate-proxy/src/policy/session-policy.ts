@@ -77,6 +77,15 @@ export class SessionPolicy implements StatementGate {
     return this.currentGrant;
   }
 
+  /** Function calls by OID cannot be analysed: only a grant that allows what cannot be analysed may. */
+  get allowsFunctionCalls(): boolean {
+    return (
+      this.policy.unknownStatements === 'allow' &&
+      this.currentGrant.allow.has('unknown') &&
+      this.currentGrant.masking === undefined
+    );
+  }
+
   /** A reloaded policy that still admits the session with the same settings takes effect at once. */
   update(policy: CompiledPolicy, grant: Grant): void {
     this.policy = policy;

@@ -81,6 +81,9 @@ function statementBytes(code: number, message: Buffer): Buffer {
   return message.subarray(start, end === -1 ? message.length : end);
 }
 
+/** How the audit trail names a fastpath function call (it has no SQL text). */
+const FUNCTION_CALL_TEXT = '(function call)';
+
 /** Client messages result masking follows (besides Query and Parse, which the gate sees). */
 const MASKING_CLIENT_CODES = [
   FrontendCode.Bind,
@@ -301,11 +304,17 @@ export class Relay implements IdleCandidate {
     const { gate, audit, facts } = this.options;
     const masking = gate?.masking;
     if (code === FrontendCode.FunctionCall) {
-      // The fastpath interface calls a function by OID: no SQL for the policy, the audit or masking
-      // to read. It is refused; the server fails a refusal marker in its place (one ReadyForQuery, as
-      // a FunctionCall would get).
-      audit?.query('(function call)', { decision: 'refused', rule: 'function-call' }, message.length);
+      // The fastpath interface calls a function by OID: no SQL for the policy or masking to read. Only
+      // a grant that allows what cannot be analysed may use it; otherwise the server fails a refusal
+      // marker in its place (one ReadyForQuery, as a FunctionCall would get).
+      const allowed = gate?.allowsFunctionCalls === true;
+      audit?.query(
+        FUNCTION_CALL_TEXT,
+        allowed ? { decision: 'allowed' } : { decision: 'refused', rule: 'function-call' },
+        message.length,
+      );
       masking?.query(undefined);
+      if (allowed) return undefined;
       return encodeQuery(
         this.addRefusal({
           sqlstate: '42501',
@@ -492,7 +501,7 @@ export class Relay implements IdleCandidate {
       else audit?.serverMessage(code, message);
       return cut;
     }
-    if (code === BackendCode.PortalSuspended) {
+    if (code === BackendCode.PortalSuspended || code === BackendCode.FunctionCallResponse) {
       audit?.serverMessage(code, message);
       return undefined;
     }

@@ -48,6 +48,8 @@ export interface StatementGate {
   readonly lastDecision?: AuditedDecision;
   /** Statement text that is not valid UTF-8 is refused (22021) before the gate sees it. */
   readonly requiresUtf8?: boolean;
+  /** Whether the fastpath function call interface may be used (it cannot be analysed). */
+  readonly allowsFunctionCalls?: boolean;
   /** Result masking of the session, when its grant masks columns; fed by the relay. */
   readonly masking?: ResultMasking;
   /** The masking plans of the last statement the gate allowed. */
