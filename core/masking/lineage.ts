@@ -13,6 +13,19 @@ export interface OutputColumn {
   readonly name: string;
   readonly sources: ReadonlySet<ColumnKey>;
   readonly untraceable: readonly string[];
+  /** Type OID, when the column is a stored column passed through as it is. */
+  readonly type?: number;
+}
+
+/** How COPY … TO writes its rows (the options of the statement, PostgreSQL's defaults otherwise). */
+export interface CopyFormat {
+  readonly format: 'text' | 'csv' | 'binary';
+  readonly delimiter: string;
+  readonly null: string;
+  readonly quote: string;
+  readonly escape: string;
+  /** The first line holds the column names. */
+  readonly header: boolean;
 }
 
 /**
@@ -31,6 +44,8 @@ export interface StatementLineage {
   readonly prepares?: string;
   /** EXECUTE name (SQL-level). */
   readonly executes?: string;
+  /** COPY … TO: how its rows are written. */
+  readonly copy?: CopyFormat;
   /** Stored columns used to pick, order or group rows; `equality` when only compared with `=` to a constant. */
   readonly predicates: ReadonlyMap<ColumnKey, 'equality' | 'other'>;
   /** Stored columns whose values are written somewhere (INSERT … SELECT, UPDATE … SET, CREATE TABLE AS). */
@@ -98,6 +113,7 @@ export class LineageTracer extends ExpressionTracer {
         name: column.name,
         sources: column.flow.sources,
         untraceable: column.flow.untraceable,
+        ...(column.type !== undefined ? { type: column.type } : {}),
       })),
       predicates: this.predicates,
       written: this.written,
@@ -134,7 +150,7 @@ export class LineageTracer extends ExpressionTracer {
       case 'ExecuteStmt':
         return result(undefined, { executes: String(body.name ?? '') });
       case 'CopyStmt':
-        return result(body.is_from ? undefined : this.copyOut(body));
+        return body.is_from ? result() : result(this.copyOut(body), { copy: copyFormat(body.options) });
       case 'ExplainStmt':
         // EXPLAIN returns a plan, not data; ANALYZE runs the statement, whose writes still count.
         this.statement(body.query as Node);
@@ -246,9 +262,20 @@ export class LineageTracer extends ExpressionTracer {
         continue;
       }
       const flow = this.expression(body.val, scope);
-      output.push({ name: typeof body.name === 'string' ? body.name : this.outputName(body.val), flow });
+      const name = typeof body.name === 'string' ? body.name : this.outputName(body.val);
+      const type = valueType === 'ColumnRef' ? this.plainColumnType(stringList(fields), scope) : undefined;
+      output.push({ name, flow, ...(type !== undefined ? { type } : {}) });
     }
     return output;
+  }
+
+  /** The type of a plain column reference, when exactly one column of a known type answers it. */
+  private plainColumnType(names: string[], scope: Scope): number | undefined {
+    const column = names[names.length - 1];
+    const qualifier = names.slice(0, -1);
+    const items = qualifier.length > 0 ? [this.findItem(qualifier, scope)] : scope.items;
+    const found = items.flatMap((item) => item?.columns?.filter((c) => c.name === column) ?? []);
+    return found.length === 1 ? found[0]!.type : undefined;
   }
 
   private outputName(value: unknown): string {
@@ -391,7 +418,7 @@ export class LineageTracer extends ExpressionTracer {
         flow.sources.add(own(column));
         if (copies)
           flow.cannotTrace(`${relation.name} holds sample values of every column, masked ones included`);
-        return { name: column.name, flow };
+        return { name: column.name, flow, type: column.type };
       });
     }
     const cached = this.viewColumns.get(relation.oid);
@@ -406,7 +433,7 @@ export class LineageTracer extends ExpressionTracer {
         flow.cannotTrace(
           `column ${column.name} of view ${relation.schema}.${relation.name} could not be traced`,
         );
-      return { name: column.name, flow };
+      return { name: column.name, flow, type: column.type };
     });
     this.viewColumns.set(relation.oid, columns);
     return columns;
@@ -552,4 +579,32 @@ export class LineageTracer extends ExpressionTracer {
         this.untraceableColumn(name, `column ${name} could not be traced`),
     );
   }
+}
+
+/** COPY's options as the server applies them (docs: COPY, "Parameters"). */
+function copyFormat(options: unknown): CopyFormat {
+  const values = new Map<string, string | boolean>();
+  for (const option of list(options)) {
+    const element = only(option)[1];
+    const [argType, arg] = only(element.arg);
+    const value =
+      argType === 'String' ? String(arg.sval ?? '') : argType === 'Boolean' ? arg.boolval === true : true;
+    values.set(String(element.defname ?? ''), value);
+  }
+  const format = values.get('format');
+  const kind = format === 'csv' || format === 'binary' ? format : 'text';
+  const text = (name: string, fallback: string) => {
+    const value = values.get(name);
+    return typeof value === 'string' ? value : fallback;
+  };
+  const header = values.get('header');
+  const quote = text('quote', '"');
+  return {
+    format: kind,
+    delimiter: text('delimiter', kind === 'csv' ? ',' : '\t'),
+    null: text('null', kind === 'csv' ? '' : '\\N'),
+    quote,
+    escape: text('escape', quote),
+    header: header === true || (typeof header === 'string' && /^(true|on|1|match)$/i.test(header)),
+  };
 }

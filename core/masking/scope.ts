@@ -30,6 +30,8 @@ export class Flow {
 export interface Column {
   readonly name: string;
   readonly flow: Flow;
+  /** Type OID of a stored column passed through as it is. */
+  readonly type?: number;
 }
 
 /**
@@ -88,7 +90,7 @@ export class Scope {
 
 /** Columns renamed by an alias's column list (`AS t(a, b)`), positionally; extra names are ignored. */
 export function renamed(columns: readonly Column[], names: readonly string[]): Column[] {
-  return columns.map((column, i) => ({ name: names[i] ?? column.name, flow: column.flow }));
+  return columns.map((column, i) => ({ ...column, name: names[i] ?? column.name }));
 }
 
 /** Two column lists combined position by position (UNION, the arms of a recursive CTE). */

@@ -141,7 +141,8 @@ function relationOf(row: Row | undefined): CatalogueRelation | null {
     schema: row[1]!,
     name: row[2]!,
     kind,
-    columns: columns.map(([name, attnum, type]) => ({ name, attnum, type })),
+    // json_build_array writes an oid as a string.
+    columns: columns.map(([name, attnum, type]) => ({ name, attnum: Number(attnum), type: Number(type) })),
     ...(row[4] !== null ? { definition: row[4] } : {}),
   };
 }

@@ -1,8 +1,9 @@
-import { canMask, type ValueMasker, valueMasker } from '../../../core/masking/mask-values';
+import { CopyMasker } from '../../../core/masking/copy-masker';
+import { canMask, TypeOid, type ValueMasker, valueMasker } from '../../../core/masking/mask-values';
 import type { MaskingPlan } from '../../../core/masking/masking-policy';
 import { RowMasker } from '../../../core/masking/row-masker';
 import { errorResponse } from '../protocol/backend-messages';
-import { BackendCode } from '../protocol/codes';
+import { BackendCode, HEADER_LENGTH } from '../protocol/codes';
 import { decodeRowDescription, type FieldDescription } from '../protocol/row-description';
 import type { PlannedStatement } from './masking-planner';
 
@@ -23,7 +24,11 @@ interface Portal {
 }
 
 /** How a result in flight is treated: rows rewritten, passed as they are, or dropped (`cut`). */
-type Treatment = { kind: 'mask'; rows: RowMasker } | { kind: 'pass' } | { kind: 'cut'; reason: string };
+type Treatment =
+  | { kind: 'mask'; rows: RowMasker }
+  | { kind: 'copy'; rows: CopyMasker }
+  | { kind: 'pass' }
+  | { kind: 'cut'; reason: string };
 
 /** What the server owes, in order: one entry per message that gets an answer. */
 type Expected =
@@ -118,10 +123,10 @@ export class ResultMasking {
       case BackendCode.DataRow:
         return this.row(message);
       case BackendCode.CopyOutResponse:
-        this.copyStarts();
+        this.copyStarts(message);
         return undefined;
       case BackendCode.CopyData:
-        return this.current()?.treatment?.kind === 'cut' ? null : undefined;
+        return this.copyData(message);
       case BackendCode.CommandComplete:
       case BackendCode.EmptyQueryResponse:
       case BackendCode.PortalSuspended:
@@ -159,7 +164,7 @@ export class ResultMasking {
     head.treatment ??= this.executionTreatment(head);
     const treatment = head.treatment;
     if (treatment.kind === 'pass') return undefined;
-    if (treatment.kind === 'cut') return null;
+    if (treatment.kind !== 'mask') return null;
     try {
       const masked = treatment.rows.mask(message);
       return masked === message ? undefined : masked;
@@ -169,15 +174,65 @@ export class ResultMasking {
     }
   }
 
-  private copyStarts(): void {
+  /** COPY … TO STDOUT: its rows are rewritten in the statement's own format. */
+  private copyStarts(message: Buffer): void {
     const head = this.current();
     if (!head) return;
-    const plan = this.planOf(head.kind === 'statement' ? head.planned : head.portal?.statement?.planned);
-    // COPY's own formats are not rewritten yet: a COPY that returns masked columns is not sent.
-    if (plan === 'unknown' || plan?.columns) {
-      head.treatment = { kind: 'cut', reason: 'COPY of masked columns is not supported yet' };
-    } else {
-      head.treatment = PASS;
+    const planned = head.kind === 'statement' ? head.planned : head.portal?.statement?.planned;
+    head.treatment = this.copyTreatment(this.planOf(planned), planned, message);
+  }
+
+  private copyTreatment(
+    plan: Plan | 'unknown' | undefined,
+    planned: PlannedStatement | undefined,
+    message: Buffer,
+  ): Treatment {
+    if (!plan) return PASS;
+    if (plan === 'unknown') return { kind: 'cut', reason: 'the COPY was not traced' };
+    const columns = plan.columns;
+    if (!columns) return PASS;
+    const format = planned?.lineage.copy;
+    const output = planned?.lineage.output ?? [];
+    const binary = message[HEADER_LENGTH] === 1;
+    if (!format || binary !== (format.format === 'binary')) {
+      return { kind: 'cut', reason: 'the COPY format is not known' };
+    }
+    const width = message.readInt16BE(HEADER_LENGTH + 1);
+    if (width !== columns.length) {
+      return { kind: 'cut', reason: 'the COPY columns do not match the statement as traced' };
+    }
+    const maskers: (ValueMasker | undefined)[] = [];
+    for (const [i, mask] of columns.entries()) {
+      if (!mask) {
+        maskers.push(undefined);
+        continue;
+      }
+      // Text and CSV carry every value in its text form; binary needs the exact type.
+      const type = output[i]?.type ?? (binary ? undefined : TypeOid.text);
+      if (type === undefined || !canMask(type, binary ? 1 : 0, mask.spec.method)) {
+        return { kind: 'cut', reason: `column "${output[i]?.name}" has no masked value in this COPY format` };
+      }
+      maskers.push(valueMasker(mask.spec, type, binary ? 1 : 0, this.tokenKey));
+    }
+    return { kind: 'copy', rows: new CopyMasker(format, maskers) };
+  }
+
+  private copyData(message: Buffer): Buffer | null | undefined {
+    const head = this.current();
+    const treatment = head?.treatment;
+    if (!head) return null; // COPY data nobody asked for: not forwarded unmasked
+    if (!treatment || treatment.kind === 'pass') return undefined;
+    if (treatment.kind !== 'copy') return null;
+    try {
+      const payload = treatment.rows.mask(message.subarray(HEADER_LENGTH));
+      const out = Buffer.allocUnsafe(HEADER_LENGTH + payload.length);
+      out[0] = BackendCode.CopyData;
+      out.writeInt32BE(payload.length + 4, 1);
+      payload.copy(out, HEADER_LENGTH);
+      return out;
+    } catch (error) {
+      head.treatment = { kind: 'cut', reason: (error as Error).message };
+      return null;
     }
   }
 
