@@ -179,12 +179,22 @@ function unescapeText(field: string): string {
   });
 }
 
+/** What the server writes for these characters in text format. */
+const WRITTEN_ESCAPES: Readonly<Record<string, string>> = {
+  '\\': '\\\\',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\v': '\\v',
+};
+
 function escapeText(value: string, delimiter: string): string {
   let out = '';
   for (const character of value) {
-    if (character === '\\') out += '\\\\';
-    else if (character === '\n') out += '\\n';
-    else if (character === '\r') out += '\\r';
+    const named = WRITTEN_ESCAPES[character];
+    if (named !== undefined) out += named;
     else if (character === delimiter) out += `\\${character}`;
     else out += character;
   }
