@@ -65,7 +65,7 @@ export class CopyMasker {
 
   /** CSV: quoted fields may hold the delimiter, quotes (escaped) and newlines; NULL is an unquoted marker. */
   private csv(line: string): string {
-    const { delimiter, quote, escape } = this.format;
+    const { delimiter, quote, escape: escaper } = this.format;
     const fields: { value: string; quoted: boolean; raw: string }[] = [];
     let i = 0;
     for (;;) {
@@ -80,7 +80,7 @@ export class CopyMasker {
           const character = line[i]!;
           const next = line[i + 1];
           // The escape character stands before a quote (or itself); by default it is the quote: "".
-          if (character === escape && (next === quote || (escape !== quote && next === escape))) {
+          if (character === escaper && (next === quote || (escaper !== quote && next === escaper))) {
             value += next;
             i += 2;
             continue;
@@ -110,7 +110,7 @@ export class CopyMasker {
         // Always quoted: a masked value may keep characters that need it.
         let body = '';
         for (const character of masked.toString('utf8')) {
-          body += character === quote || character === escape ? escape + character : character;
+          body += character === quote || character === escaper ? escaper + character : character;
         }
         return `${quote}${body}${quote}`;
       })
