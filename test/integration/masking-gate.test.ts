@@ -206,4 +206,10 @@ describe('masking: results rewritten by lineage', () => {
     expect(binary.toString('latin1').replace('*******6789', '123-45-6789')).toBe(direct.toString('latin1'));
     await expect(analyst.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
   });
+
+  it('takes the value out of an error that would echo it (a failed cast)', async () => {
+    const cast = await analyst.query('SELECT ssn::int FROM people').catch((error: Error) => error);
+    expect(cast).toMatchObject({ code: '22P02', message: 'invalid input syntax for type integer: (masked)' });
+    await expect(analyst.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
+  });
 });

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { AUDITED_CLIENT_CODES, AUDITED_SERVER_CODES, type RelayAudit } from '../audit/relay-audit';
 import type { AuditedDecision } from '../audit/statement-tracker';
 import { MASKING_SQLSTATE } from '../masking/result-masking';
+import { scrubServerMessage } from '../masking/scrub';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { errorResponse, fatal } from '../protocol/backend-messages';
@@ -106,6 +107,8 @@ const MASKING_SERVER_CODES = [
   BackendCode.CommandComplete,
   BackendCode.EmptyQueryResponse,
   BackendCode.PortalSuspended,
+  // Errors and notices can echo stored values (a unique violation's key): scrubbed.
+  BackendCode.NoticeResponse,
 ];
 
 /** Server messages the row limit looks at: rows, and the ends of a statement. */
@@ -518,6 +521,7 @@ export class Relay implements IdleCandidate {
       audit?.serverMessage(code, message);
       return undefined;
     }
+    if (code === BackendCode.NoticeResponse) return scrubServerMessage(code, message);
     // Other messages inspected for masking only (descriptions, ParseComplete…).
     if (code !== BackendCode.ErrorResponse) return undefined;
     if (this.cutting) {
@@ -530,7 +534,8 @@ export class Relay implements IdleCandidate {
     this.lastServerErrorFatal = fields.severity === 'FATAL' || fields.severity === 'PANIC';
     const replacement = this.refusals.size === 0 ? undefined : this.refusals.take(fields.message);
     audit?.serverMessage(code, message, replacement?.code ?? fields.code);
-    return replacement ? errorResponse(replacement) : undefined;
+    if (replacement) return errorResponse(replacement);
+    return this.options.gate?.masking ? scrubServerMessage(code, message) : undefined;
   }
 
   /**
