@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Client } from 'pg';
 import { type RunningPostgres, startEmbeddedPostgres } from '../local/embedded-postgres';
+import { MASKING_TABLE_SQL } from './masking-bench';
 import { runPgbenchProcess } from './pgbench';
 
 /**
@@ -81,6 +82,7 @@ export async function startBenchPostgres(
   try {
     await query(postgres, 'postgres', `CREATE DATABASE ${BENCH_DATABASE}`);
     await pgbenchInit(pgbench, postgres);
+    await query(postgres, BENCH_DATABASE, MASKING_TABLE_SQL);
     const [version] = await query<{ server_version: string }>(
       postgres,
       BENCH_DATABASE,

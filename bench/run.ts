@@ -7,6 +7,7 @@ import { requireExecutable } from './executables';
 import { type BenchGateway, startBenchGateway } from './gateway';
 import { measureIdleConnections } from './idle-connections';
 import { describeMachine, toolVersion } from './machine';
+import { formatMaskingReport, runMaskingRounds, summarizeMasking } from './masking-bench';
 import { type BenchPgbouncer, findPgbouncer, startBenchPgbouncer } from './pgbouncer';
 import { BENCH_DATABASE, type BenchPostgres, countSessions, startBenchPostgres } from './postgres';
 import { formatReport, summarize } from './report';
@@ -24,6 +25,8 @@ const SUBJECT = 'bench-client';
 const BENCH_CLAIMS = { sub: SUBJECT, repository: 'example/bench' };
 /** The same service under the grant whose audit selects nothing: the policy-only row. */
 const UNAUDITED_CLAIMS = { sub: `unaudited-${SUBJECT}`, repository: 'example/bench' };
+/** And under the grant that masks two columns of masking_bench (audit off, as the policy-only row). */
+const MASKED_CLAIMS = { sub: `masked-${SUBJECT}`, repository: 'example/bench' };
 /** And under the grant whose reads are audited in strict mode. */
 const STRICT_CLAIMS = { sub: `strict-${SUBJECT}`, repository: 'example/bench' };
 const IDLE_APPLICATION = 'gatehouse-bench-idle';
@@ -172,6 +175,21 @@ async function main(): Promise<void> {
     await warmUp(pgbench, targets, Math.min(2, settings.seconds));
     const runs = await runRounds(pgbench, targets, settings, say);
 
+    say('Masking rounds…');
+    const maskingTarget = (claims: typeof MASKED_CLAIMS) => () => ({
+      host: '127.0.0.1',
+      port: gateway.port,
+      database: BENCH_DATABASE,
+      user: claims.sub,
+      password: gateway.issuer.sign(claims, 3600),
+    });
+    const maskingRuns = await runMaskingRounds(
+      { on: maskingTarget(MASKED_CLAIMS), off: maskingTarget(UNAUDITED_CLAIMS) },
+      settings.rounds,
+      Math.max(2, Math.round(settings.seconds / 2)),
+      say,
+    );
+
     say(`Opening ${settings.idleConnections} idle TLS sessions through the gateway…`);
     const idle = await measureIdleConnections({
       host: '127.0.0.1',
@@ -189,6 +207,8 @@ async function main(): Promise<void> {
     load.end = os.loadavg()[0] ?? 0;
     const summary = summarize(runs, idle);
     say(formatReport(summary, machine, settings, load));
+    const masking = summarizeMasking(maskingRuns);
+    say(formatMaskingReport(masking));
     if (gateway.problems.length > 0) {
       say(`The gateway logged ${gateway.problems.length} warning(s)/error(s); the first ones:`);
       for (const line of gateway.problems.slice(0, 10)) say(`  ${line}`);
@@ -198,7 +218,7 @@ async function main(): Promise<void> {
     const resultsFile = path.join(resultsDir, 'latest.json');
     writeFileSync(
       resultsFile,
-      `${JSON.stringify({ date: new Date().toISOString(), machine, settings, load, runs, summary, gatewayProblems: gateway.problems }, null, 2)}\n`,
+      `${JSON.stringify({ date: new Date().toISOString(), machine, settings, load, runs, summary, maskingRuns, masking, gatewayProblems: gateway.problems }, null, 2)}\n`,
     );
     say(`Results written to ${path.relative(process.cwd(), resultsFile) || resultsFile}`);
   } finally {

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Masked values, valid for the column's type in the format the client asked for (text or binary), so
@@ -117,6 +117,17 @@ function textMasker(render: (text: string) => string, type: number, format: numb
   return (value) => Buffer.from(render(value.toString('utf8')), 'utf8');
 }
 
+/** `partial` on bytes, when the value is ASCII (one byte per character): no string round trip. */
+function partialAscii(value: Buffer, first: number, last: number): Buffer | undefined {
+  for (const byte of value) if (byte >= 0x80) return undefined;
+  const out = Buffer.alloc(value.length, 0x2a);
+  if (value.length > first + last) {
+    value.copy(out, 0, 0, first);
+    value.copy(out, value.length - last, value.length - last);
+  }
+  return out;
+}
+
 function partial(text: string, first: number, last: number): string {
   const characters = [...text];
   if (characters.length <= first + last) return '*'.repeat(characters.length);
@@ -127,9 +138,35 @@ function partial(text: string, first: number, last: number): string {
   );
 }
 
-/** Deterministic token: the same value gives the same token under one key; nothing else is revealed. */
+/**
+ * HMAC-SHA256 with the key's pads computed once (RFC 2104): two one-shot hashes per value, several
+ * times cheaper than a fresh `createHmac` per value on a result of thousands of rows.
+ */
+class TokenKey {
+  private readonly inner: Buffer;
+  private readonly outer: Buffer;
+  constructor(key: Buffer) {
+    const block = Buffer.alloc(64);
+    (key.length > 64 ? hash('sha256', key, 'buffer') : key).copy(block);
+    this.inner = Buffer.from(block.map((byte) => byte ^ 0x36));
+    this.outer = Buffer.from(block.map((byte) => byte ^ 0x5c));
+  }
+  token(value: Buffer): Buffer {
+    const inner = hash('sha256', Buffer.concat([this.inner, value]), 'buffer');
+    return hash('sha256', Buffer.concat([this.outer, inner]), 'buffer');
+  }
+}
+
+const tokenKeys = new WeakMap<Buffer, TokenKey>();
+
+/** Deterministic token (HMAC-SHA256): the same value gives the same token under one key; nothing else is revealed. */
 export function tokenOf(key: Buffer, value: Buffer): Buffer {
-  return createHmac('sha256', key).update(value).digest();
+  let prepared = tokenKeys.get(key);
+  if (!prepared) {
+    prepared = new TokenKey(key);
+    tokenKeys.set(key, prepared);
+  }
+  return prepared.token(value);
 }
 
 function redactMasker(type: number, format: number): ValueMasker {
@@ -183,10 +220,17 @@ export function valueMasker(spec: MaskSpec, type: number, format: number, tokenK
       return redactMasker(type, format);
     case 'token':
       return tokenMasker(tokenKey, type, format);
-    case 'partial':
-      if (TEXT_TYPES.has(type) || type === TypeOid.json || type === TypeOid.jsonb) {
-        return textMasker((text) => partial(text, spec.keepFirst ?? 0, spec.keepLast ?? 0), type, format);
+    case 'partial': {
+      const first = spec.keepFirst ?? 0;
+      const last = spec.keepLast ?? 0;
+      if (TEXT_TYPES.has(type)) {
+        const slow = textMasker((text) => partial(text, first, last), type, format);
+        return (value) => partialAscii(value, first, last) ?? slow(value);
+      }
+      if (type === TypeOid.json || type === TypeOid.jsonb) {
+        return textMasker((text) => partial(text, first, last), type, format);
       }
       return redactMasker(type, format);
+    }
   }
 }

@@ -281,6 +281,17 @@ export class Relay implements IdleCandidate {
   private fromUpstream(chunk: Buffer): void {
     if (this.closed) return;
     this.lastActive = this.options.idle.tick;
+    // Masking rewrites rows one message at a time: what one chunk produces goes out in one write.
+    const corked = this.options.gate?.masking !== undefined;
+    if (corked) this.options.client.cork();
+    try {
+      this.pushFromUpstream(chunk);
+    } finally {
+      if (corked) this.options.client.uncork();
+    }
+  }
+
+  private pushFromUpstream(chunk: Buffer): void {
     try {
       this.serverFramer.push(chunk);
     } catch (error) {
