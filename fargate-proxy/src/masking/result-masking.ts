@@ -142,6 +142,22 @@ export class ResultMasking {
     }
   }
 
+  /**
+   * Whether the rows (DataRow, CopyData) of the result the server is on must be looked at: its plan
+   * masks a column, its treatment is not a plain pass, or its plan is not known. The relay stops
+   * inspecting rows otherwise, so results without masked columns pass at full speed.
+   */
+  needsRows(): boolean {
+    for (const entry of this.expected) {
+      if (entry.kind !== 'statement' && entry.kind !== 'execute') continue;
+      if (entry.treatment) return entry.treatment.kind !== 'pass';
+      const planned = entry.kind === 'statement' ? entry.planned : entry.portal?.statement?.planned;
+      const plan = this.planOf(planned);
+      return plan === 'unknown' || plan?.columns !== undefined || (entry.kind === 'execute' && !entry.portal);
+    }
+    return false;
+  }
+
   private current(): Extract<Expected, { kind: 'statement' | 'execute' }> | undefined {
     const head = this.expected[0];
     return head?.kind === 'statement' || head?.kind === 'execute' ? head : undefined;

@@ -356,7 +356,10 @@ export class Relay implements IdleCandidate {
         return undefined;
       }
       audit?.clientMessage(code, message);
-      if (masking) masking.execute(decodeExecute(message).portal);
+      if (masking) {
+        masking.execute(decodeExecute(message).portal);
+        this.inspectRowsIfMasked();
+      }
       return undefined;
     }
     if (code === FrontendCode.Bind) return this.onBind(message);
@@ -405,6 +408,7 @@ export class Relay implements IdleCandidate {
       const plans = verdict === undefined ? gate?.lastMasking : undefined;
       if (parse) masking.parse(parse.statementName, plans?.[0]);
       else masking.query(plans);
+      this.inspectRowsIfMasked();
     }
     if (verdict === undefined) return undefined;
     // A refused Query is closed by its own ReadyForQuery; a refused Parse by the next Sync's.
@@ -496,6 +500,7 @@ export class Relay implements IdleCandidate {
   private onServerMessage(code: number, message: Buffer): Buffer | null | undefined {
     const { audit } = this.options;
     const masked = this.options.gate?.masking?.server(code, message);
+    if (this.options.gate?.masking) this.inspectRowsIfMasked();
     if (masked === null) return null;
     if (masked !== undefined) {
       if (code === BackendCode.DataRow) return this.rowLimited() ? null : masked;
@@ -577,6 +582,23 @@ export class Relay implements IdleCandidate {
       message: `the statement returned more than ${limit} rows, the limit of this identity's grant`,
       detail: `Rows after the first ${limit} were not sent.`,
     });
+  }
+
+  /** Whether rows are inspected now (masking turns it on only for results that need it). */
+  private rowsInspected = true;
+
+  /**
+   * Rows are inspected while the result the server is on needs masking (or the grant limits rows);
+   * other results of a masked session pass without a look at each row.
+   */
+  private inspectRowsIfMasked(): void {
+    const masking = this.options.gate?.masking;
+    if (!masking) return;
+    const on = this.options.gate?.maxRows !== undefined || masking.needsRows();
+    if (on === this.rowsInspected) return;
+    this.rowsInspected = on;
+    this.serverFramer.setInspected(BackendCode.DataRow, on);
+    this.serverFramer.setInspected(BackendCode.CopyData, on);
   }
 
   /** Backpressure: a side that cannot keep up pauses the other until it drains. */
