@@ -24,6 +24,10 @@ function statementCanonical(body: RecordBody<StatementRecord>, links: ChainLinks
     command: body.command,
     decision: body.decision,
     end: body.end,
+    masking: body.masking && {
+      columns: body.masking.columns.map((c) => ({ name: c.name, rule: c.rule, values: c.values })),
+      withheld: body.masking.withheld,
+    },
     outcome: {
       rows: outcome.rows,
       sqlstate: outcome.sqlstate,
@@ -60,7 +64,8 @@ export function canonicalRecord(body: RecordBody<AuditRecord>, links: ChainLinks
   if (
     body.type === 'statement' &&
     // JSON.stringify writes null where canonicalJson refuses; leave the odd record to the strict path.
-    finite(body.time, body.start, body.end, body.bytesIn, body.bytesOut, body.outcome.rows ?? 0)
+    finite(body.time, body.start, body.end, body.bytesIn, body.bytesOut, body.outcome.rows ?? 0) &&
+    (body.masking?.columns.every((c) => Number.isFinite(c.values)) ?? true)
   ) {
     return statementCanonical(body, links);
   }

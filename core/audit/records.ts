@@ -65,6 +65,11 @@ export interface StatementRecord extends RecordBase {
   bytesOut: number;
   /** Present when the session recording lacks part of this statement's result (a cap was reached). */
   recording?: { cut: 'statement' | 'session'; omittedBytes: number };
+  /**
+   * Masking of the result: each masked output column, the rule that masked it and how many values
+   * were masked; `withheld` when the result could not be masked safely and none of it was sent.
+   */
+  masking?: { columns: { name: string; rule: string; values: number }[]; withheld?: string };
 }
 
 export interface SessionEndRecord extends RecordBase {

@@ -10,12 +10,15 @@ import type { ValueMasker } from './mask-values';
 export class CopyMasker {
   private headerPending: boolean;
   private binaryHeaderPending: boolean;
+  /** Values masked so far, per column index. */
+  readonly counts: number[];
 
   constructor(
     private readonly format: CopyFormat,
     /** Per column: its masker, or undefined for a column passed as it is. Values are text here. */
     private readonly maskers: readonly (ValueMasker | undefined)[],
   ) {
+    this.counts = maskers.map(() => 0);
     this.headerPending = format.header && format.format !== 'binary';
     this.binaryHeaderPending = format.format === 'binary';
   }
@@ -57,6 +60,7 @@ export class CopyMasker {
       .map((field, i) => {
         const masker = this.maskers[i];
         if (!masker || field === this.format.null) return field;
+        this.counts[i]!++;
         const masked = masker(Buffer.from(unescapeText(field), 'utf8'));
         return masked === null ? this.format.null : escapeText(masked.toString('utf8'), delimiter);
       })
@@ -105,6 +109,7 @@ export class CopyMasker {
       .map((field, index) => {
         const masker = this.maskers[index];
         if (!masker || (!field.quoted && field.value === this.format.null)) return field.raw;
+        this.counts[index]!++;
         const masked = masker(Buffer.from(field.value, 'utf8'));
         if (masked === null) return this.format.null;
         // Always quoted: a masked value may keep characters that need it.
@@ -148,6 +153,7 @@ export class CopyMasker {
         if (!masker || length < 0) {
           parts.push(data.subarray(at, end));
         } else {
+          this.counts[i]!++;
           const masked = masker(data.subarray(at + 4, end));
           const prefix = Buffer.alloc(4);
           prefix.writeInt32BE(masked === null ? -1 : masked.length);

@@ -125,3 +125,12 @@ export function planMasking(lineage: StatementLineage, policy: MaskingPolicy): M
   }
   return { columns: columns.some((c) => c !== undefined) ? columns : undefined, maskedAttributes };
 }
+
+/** Whether the statement reads a relation that has masked columns (its literals may be masked values). */
+export function readsMaskedRelation(lineage: StatementLineage, policy: MaskingPolicy): boolean {
+  return lineage.relations.some((relation) =>
+    relation.columns.some((column) =>
+      policy.rules.some((rule) => rule.matches(columnKey(relation.schema, relation.name, column.name))),
+    ),
+  );
+}

@@ -1,9 +1,13 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Ajv2020 from 'ajv/dist/2020';
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import postgres from 'postgres';
+import type { AuditRecord, StatementRecord } from '../../core/audit/records';
+import { readLocalStore } from '../../fargate-proxy/src/audit/local-store';
+import { readLocalRecordings } from '../../fargate-proxy/src/recording/local-recordings';
 import { testHome, testUpstream } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { writeTestPolicy } from '../support/test-policy';
@@ -42,6 +46,7 @@ describe('masking: results rewritten by lineage', () => {
   let gateway: TestGateway;
   let admin: Client;
   let analyst: Client;
+  let auditDirectory: string;
 
   beforeAll(async () => {
     admin = new Client({ ...testUpstream(), database: 'postgres' });
@@ -57,9 +62,11 @@ describe('masking: results rewritten by lineage', () => {
     );
     const keyFile = path.join(testHome(), `masking-key-${schema}`);
     writeFileSync(keyFile, TOKEN_KEY, { mode: 0o600 });
+    auditDirectory = mkdtempSync(path.join(testHome(), 'masking-audit-'));
     gateway = await startTestGateway({
       policy: { file: writeTestPolicy(POLICY) },
       masking: { tokenKeyFile: keyFile },
+      audit: { directory: auditDirectory, digestIntervalMs: 500 },
     });
     analyst = new Client({ ...gateway.connection('analyst'), ssl });
     analyst.on('error', () => undefined);
@@ -211,5 +218,55 @@ describe('masking: results rewritten by lineage', () => {
     const cast = await analyst.query('SELECT ssn::int FROM people').catch((error: Error) => error);
     expect(cast).toMatchObject({ code: '22P02', message: 'invalid input syntax for type integer: (masked)' });
     await expect(analyst.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
+  });
+
+  it('records which columns were masked and how many values; withholds literals and parameters that may be masked values', async () => {
+    const client = new Client({ ...gateway.connection('analyst'), ssl });
+    await client.connect();
+    await client.query('SELECT id, ssn, card FROM people ORDER BY id');
+    await expect(client.query("SELECT id FROM people WHERE ssn LIKE '123%'")).rejects.toMatchObject({
+      code: '42501',
+    });
+    await client.query('SELECT ssn FROM people WHERE card = $1', ['4111111111111111']);
+    await client.end();
+    // Recordings reach their file at the next flush.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const all = readLocalStore(auditDirectory).flatMap((writer) =>
+      [...writer.chunks.values()].flatMap((bytes) =>
+        bytes
+          .toString('utf8')
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => JSON.parse(line) as AuditRecord),
+      ),
+    );
+    const statements = all.filter((r): r is StatementRecord => r.type === 'statement');
+    expect(statements.find((r) => r.text.startsWith('SELECT id, ssn, card'))).toMatchObject({
+      masking: {
+        columns: [
+          { name: 'ssn', rule: 'ssn', values: 2 },
+          { name: 'card', rule: 'card', values: 2 },
+        ],
+      },
+    });
+    // The probe's literal and the parameter's value (and its hash) are not in the trail.
+    expect(statements.find((r) => r.rule === 'masking')).toMatchObject({
+      decision: 'refused',
+      redacted: true,
+    });
+    const lookup = statements.find((r) => r.text.startsWith('SELECT ssn FROM people WHERE card'));
+    expect(lookup).toMatchObject({ redacted: true });
+    expect(lookup?.parameters).toBeUndefined();
+    const validate = new Ajv2020({ strict: false }).compile(
+      JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'docs', 'audit-records.schema.json'), 'utf8')),
+    );
+    for (const record of all) expect([record.type, validate(record)]).toEqual([record.type, true]);
+    const trail = JSON.stringify(all);
+    expect(trail).not.toContain('123%');
+    expect(trail).not.toContain('4111111111111111');
+    const recordings = Buffer.concat(readLocalRecordings(auditDirectory)).toString('latin1');
+    expect(recordings).toContain('SELECT id FROM people WHERE ssn LIKE');
+    expect(recordings).not.toContain('123%');
+    expect(recordings).not.toContain('123-45-6789');
   });
 });

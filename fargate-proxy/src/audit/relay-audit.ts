@@ -1,3 +1,4 @@
+import type { StatementRecord } from '../../../core/audit/records';
 import type { StatementAnalysis, StatementClass } from '../../../core/sql/analysis';
 import { nowMicros } from '../observability/clock';
 import { BackendCode, FrontendCode, HEADER_LENGTH } from '../protocol/codes';
@@ -171,12 +172,16 @@ export class RelayAudit {
   query(text: string, decided: AuditedDecision, bytes: number): void {
     this.tracker.query(text, decided, bytes);
     this.recount();
-    this.recorder?.client({ type: 'query', ...redact(text) });
+    this.recorder?.client({ type: 'query', ...redact(text, decided.withholdLiterals) });
   }
 
   parse(statementName: string, text: string, decided: AuditedDecision): void {
     this.tracker.parse(statementName, text, decided);
-    this.recorder?.client({ type: 'parse', statement: statementName, ...redact(text) });
+    this.recorder?.client({
+      type: 'parse',
+      statement: statementName,
+      ...redact(text, decided.withholdLiterals),
+    });
   }
 
   bind(bind: BindMessage, refused?: AuditedDecision): void {
@@ -202,11 +207,19 @@ export class RelayAudit {
     }
   }
 
-  /** `sqlstate`: the error the client actually gets (a refusal replaces the server's). */
-  serverMessage(code: number, message: Buffer, sqlstate?: string): void {
+  /**
+   * `sqlstate`: the error the client actually gets (a refusal replaces the server's); `masking`: what
+   * masking did to the result that ends here.
+   */
+  serverMessage(
+    code: number,
+    message: Buffer,
+    sqlstate?: string,
+    masking?: StatementRecord['masking'],
+  ): void {
     switch (code) {
       case BackendCode.CommandComplete:
-        this.tracker.completed(message.toString('utf8', HEADER_LENGTH, message.length - 1));
+        this.tracker.completed(message.toString('utf8', HEADER_LENGTH, message.length - 1), false, masking);
         return;
       case BackendCode.EmptyQueryResponse:
         this.tracker.completed(undefined);
@@ -215,10 +228,10 @@ export class RelayAudit {
         this.tracker.completed('FUNCTION CALL');
         return;
       case BackendCode.PortalSuspended:
-        this.tracker.completed(undefined, true);
+        this.tracker.completed(undefined, true, masking);
         return;
       case BackendCode.ErrorResponse:
-        this.tracker.failed(sqlstate ?? '');
+        this.tracker.failed(sqlstate ?? '', masking);
         return;
       case BackendCode.ReadyForQuery:
         this.tracker.ready();

@@ -15,6 +15,11 @@ export interface AuditedDecision {
   rule?: string;
   /** The analysed statements of the text (one per statement of a multi-statement Query). */
   statements?: readonly StatementAnalysis[];
+  /**
+   * The statement reads a relation with masked columns: its literals and parameters may be masked
+   * values, so the record keeps neither (the text loses its literals, parameters their hashes).
+   */
+  withholdLiterals?: boolean;
 }
 
 /**
@@ -58,6 +63,7 @@ interface Ended {
   execution: Execution;
   outcome: StatementRecord['outcome'];
   end: number;
+  masking?: StatementRecord['masking'];
 }
 
 export function sha256(data: string | Buffer): string {
@@ -164,7 +170,9 @@ export class StatementTracker {
     const decided = refused ?? prepared.decided;
     const analysis = decided.statements?.[0];
     // Parameters are hashed only for executions that will have a record.
-    const recorded = decided.decision !== 'allowed' || !analysis || this.audited.has(analysis.class);
+    const recorded =
+      (decided.decision !== 'allowed' || !analysis || this.audited.has(analysis.class)) &&
+      !decided.withholdLiterals;
     this.portals.set(portal, {
       prepared: refused ? new Prepared(prepared.text, refused) : prepared,
       parameters: recorded
@@ -204,18 +212,18 @@ export class StatementTracker {
   }
 
   /** CommandComplete, EmptyQueryResponse or PortalSuspended ends the oldest execution. */
-  completed(tag: string | undefined, suspended = false): void {
-    this.end(this.queue.shift(), {
-      tag,
-      rows: tag ? rowsOf(tag) : undefined,
-      suspended: suspended || undefined,
-    });
+  completed(tag: string | undefined, suspended = false, masking?: StatementRecord['masking']): void {
+    this.end(
+      this.queue.shift(),
+      { tag, rows: tag ? rowsOf(tag) : undefined, suspended: suspended || undefined },
+      masking,
+    );
   }
 
   /** An error ends the oldest execution; the server skips the rest of its batch. */
-  failed(sqlstate: string): void {
+  failed(sqlstate: string, masking?: StatementRecord['masking']): void {
     const execution = this.queue.shift();
-    this.end(execution, { sqlstate });
+    this.end(execution, { sqlstate }, masking);
     if (!execution) return;
     while (this.queue.length > 0 && this.queue[0]!.batch === execution.batch) this.queue.shift();
   }
@@ -224,8 +232,12 @@ export class StatementTracker {
    * Each message that ends a result (above) is noted in order, even when it ends no tracked execution,
    * so that `resultSent` pairs each such message the client receives with its execution.
    */
-  private end(execution: Execution | undefined, outcome: StatementRecord['outcome']): void {
-    this.ended.push(execution ? { execution, outcome, end: nowMicros() } : null);
+  private end(
+    execution: Execution | undefined,
+    outcome: StatementRecord['outcome'],
+    masking?: StatementRecord['masking'],
+  ): void {
+    this.ended.push(execution ? { execution, outcome, end: nowMicros(), masking } : null);
   }
 
   /**
@@ -250,14 +262,14 @@ export class StatementTracker {
   }
 
   private record(
-    { execution, outcome, end }: Ended,
+    { execution, outcome, end, masking }: Ended,
     bytesOut: number,
     recording?: StatementRecord['recording'],
   ): void {
     this.executed++;
     const { analysis, decided } = execution;
     if (analysis && decided.decision === 'allowed' && !this.audited.has(analysis.class)) return;
-    const shown = redact(execution.text);
+    const shown = redact(execution.text, decided.withholdLiterals);
     const names = analysis && namesOf(analysis);
     this.emit({
       type: 'statement',
@@ -279,6 +291,7 @@ export class StatementTracker {
       bytesIn: execution.bytesIn,
       bytesOut,
       recording,
+      masking,
     });
   }
 }

@@ -1,3 +1,4 @@
+import type { StatementRecord } from '../../../core/audit/records';
 import { CopyMasker } from '../../../core/masking/copy-masker';
 import { canMask, TypeOid, type ValueMasker, valueMasker } from '../../../core/masking/mask-values';
 import type { MaskingPlan } from '../../../core/masking/masking-policy';
@@ -24,11 +25,21 @@ interface Portal {
 }
 
 /** How a result in flight is treated: rows rewritten, passed as they are, or dropped (`cut`). */
+/** A masked column of a result: its position, its name, the rule. */
+interface MaskedColumn {
+  readonly index: number;
+  readonly name: string;
+  readonly rule: string;
+}
+
 type Treatment =
-  | { kind: 'mask'; rows: RowMasker }
-  | { kind: 'copy'; rows: CopyMasker }
+  | { kind: 'mask'; rows: RowMasker; masked: readonly MaskedColumn[] }
+  | { kind: 'copy'; rows: CopyMasker; masked: readonly MaskedColumn[] }
   | { kind: 'pass' }
   | { kind: 'cut'; reason: string };
+
+/** What the audit record of a statement says about its masking. */
+export type MaskingNote = NonNullable<StatementRecord['masking']>;
 
 /** What the server owes, in order: one entry per message that gets an answer. */
 type Expected =
@@ -56,6 +67,8 @@ export class ResultMasking {
   private readonly sqlPrepared = new Map<string, PlannedStatement>();
   private readonly expected: Expected[] = [];
   private batch = 0;
+  /** What masking did to the result that ended last (read by the relay for the audit record). */
+  lastNote: MaskingNote | undefined;
 
   constructor(private readonly tokenKey: Buffer) {}
 
@@ -218,11 +231,13 @@ export class ResultMasking {
       return { kind: 'cut', reason: 'the COPY columns do not match the statement as traced' };
     }
     const maskers: (ValueMasker | undefined)[] = [];
+    const masked: MaskedColumn[] = [];
     for (const [i, mask] of columns.entries()) {
       if (!mask) {
         maskers.push(undefined);
         continue;
       }
+      masked.push({ index: i, name: output[i]?.name ?? `column${i + 1}`, rule: mask.rule });
       // Text and CSV carry every value in its text form; binary needs the exact type.
       const type = output[i]?.type ?? (binary ? undefined : TypeOid.text);
       if (type === undefined || !canMask(type, binary ? 1 : 0, mask.spec.method)) {
@@ -230,7 +245,7 @@ export class ResultMasking {
       }
       maskers.push(valueMasker(mask.spec, type, binary ? 1 : 0, this.tokenKey));
     }
-    return { kind: 'copy', rows: new CopyMasker(format, maskers) };
+    return { kind: 'copy', rows: new CopyMasker(format, maskers), masked };
   }
 
   private copyData(message: Buffer): Buffer | null | undefined {
@@ -255,10 +270,21 @@ export class ResultMasking {
   /** CommandComplete, EmptyQueryResponse, PortalSuspended (the next Execute is a new entry). */
   private resultEnds(): Buffer | undefined {
     const head = this.current();
+    this.lastNote = undefined;
     if (!head) return undefined;
     const treatment = head.treatment;
     this.expected.shift();
+    if (treatment?.kind === 'mask' || treatment?.kind === 'copy') {
+      this.lastNote = {
+        columns: treatment.masked.map((c) => ({
+          name: c.name,
+          rule: c.rule,
+          values: treatment.rows.counts[c.index] ?? 0,
+        })),
+      };
+    }
     if (treatment?.kind !== 'cut') return undefined;
+    this.lastNote = { columns: [], withheld: treatment.reason };
     return errorResponse({
       severity: 'ERROR',
       code: MASKING_SQLSTATE,
@@ -326,6 +352,7 @@ export class ResultMasking {
       return { kind: 'cut', reason: 'the result columns do not match the statement as traced' };
     }
     const maskers: (ValueMasker | undefined)[] = [];
+    const masked: MaskedColumn[] = [];
     for (const [i, field] of fields.entries()) {
       const mask = columns?.[i];
       if (!mask) {
@@ -343,9 +370,10 @@ export class ResultMasking {
         };
       }
       maskers.push(valueMasker(mask.spec, field.typeOid, field.format, this.tokenKey));
+      masked.push({ index: i, name: field.name, rule: mask.rule });
     }
     if (maskers.every((m) => m === undefined)) return PASS;
-    return { kind: 'mask', rows: new RowMasker(maskers) };
+    return { kind: 'mask', rows: new RowMasker(maskers), masked };
   }
 }
 

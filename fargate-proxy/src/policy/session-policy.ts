@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readsMaskedRelation } from '../../../core/masking/masking-policy';
 import { withinAllowedHours } from '../../../core/policy/allowed-hours';
 import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
 import { type Decision, decide, dependsOnParameters } from '../../../core/policy/decide';
@@ -209,7 +210,12 @@ export class SessionPolicy implements StatementGate {
     if (analysis.statements.some((s) => s.class === 'ddl')) planner.invalidate(this.database);
     if (!grant.masking) return undefined;
     const refuse = (reason: string): Refusal => {
-      this.lastDecision = { decision: 'refused', rule: 'masking', statements: analysis.statements };
+      this.lastDecision = {
+        decision: 'refused',
+        rule: 'masking',
+        statements: analysis.statements,
+        withholdLiterals: this.lastDecision?.withholdLiterals,
+      };
       return {
         sqlstate: '42501',
         message: `permission denied by policy: ${reason}`,
@@ -220,9 +226,14 @@ export class SessionPolicy implements StatementGate {
     try {
       plans = planner.plans(grant, this.database, sql);
     } catch (error) {
+      // Not traced: its literals might be masked values.
+      if (this.lastDecision) this.lastDecision = { ...this.lastDecision, withholdLiterals: true };
       return refuse(`masking could not trace the statement (${(error as Error).message})`);
     }
     if (plans instanceof Promise) return plans;
+    if (plans.some(({ lineage }) => readsMaskedRelation(lineage, grant.masking!)) && this.lastDecision) {
+      this.lastDecision = { ...this.lastDecision, withholdLiterals: true };
+    }
     for (const { plan } of plans) {
       if (plan.refused !== undefined) return refuse(plan.refused);
     }

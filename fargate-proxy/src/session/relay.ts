@@ -508,7 +508,12 @@ export class Relay implements IdleCandidate {
       this.rowsSent = 0;
       this.cutting = false;
       this.options.metrics.data.errors++;
-      audit?.serverMessage(BackendCode.ErrorResponse, message, MASKING_SQLSTATE);
+      audit?.serverMessage(
+        BackendCode.ErrorResponse,
+        message,
+        MASKING_SQLSTATE,
+        this.options.gate?.masking?.lastNote,
+      );
       return masked;
     }
     if (code === BackendCode.DataRow || code === BackendCode.CopyData)
@@ -516,11 +521,16 @@ export class Relay implements IdleCandidate {
     if (code === BackendCode.CopyDone) return this.cutting ? null : undefined;
     if (code === BackendCode.CommandComplete || code === BackendCode.EmptyQueryResponse) {
       const cut = this.endOfStatement();
-      if (cut) audit?.serverMessage(BackendCode.ErrorResponse, message, ROW_LIMIT_SQLSTATE);
-      else audit?.serverMessage(code, message);
+      const note = this.options.gate?.masking?.lastNote;
+      if (cut) audit?.serverMessage(BackendCode.ErrorResponse, message, ROW_LIMIT_SQLSTATE, note);
+      else audit?.serverMessage(code, message, undefined, note);
       return cut;
     }
-    if (code === BackendCode.PortalSuspended || code === BackendCode.FunctionCallResponse) {
+    if (code === BackendCode.PortalSuspended) {
+      audit?.serverMessage(code, message, undefined, this.options.gate?.masking?.lastNote);
+      return undefined;
+    }
+    if (code === BackendCode.FunctionCallResponse) {
       audit?.serverMessage(code, message);
       return undefined;
     }

@@ -31,6 +31,8 @@ const variants: Partial<RecordBody<StatementRecord>>[] = [
   { outcome: { sqlstate: '42501' }, decision: 'refused' },
   { outcome: { tag: 'INSERT 0 3', rows: 3, sqlstate: undefined } },
   { text: "SELECT '\"\\\u2028 ünïcode'", writes: ['public.a', 'x."quoted.name"'] },
+  { masking: { columns: [{ values: 2, rule: 'ssn', name: 'ssn' } as never] } },
+  { masking: { withheld: 'a reason', columns: [] } as never, outcome: { sqlstate: '42501' } },
 ];
 
 describe('canonicalRecord', () => {
