@@ -60,8 +60,10 @@ export class CopyMasker {
       .map((field, i) => {
         const masker = this.maskers[i];
         if (!masker || field === this.format.null) return field;
+        const value = Buffer.from(unescapeText(field), 'utf8');
+        const masked = masker(value);
+        if (masked === value) return field;
         this.counts[i]!++;
-        const masked = masker(Buffer.from(unescapeText(field), 'utf8'));
         return masked === null ? this.format.null : escapeText(masked.toString('utf8'), delimiter);
       })
       .join(delimiter);
@@ -109,8 +111,10 @@ export class CopyMasker {
       .map((field, index) => {
         const masker = this.maskers[index];
         if (!masker || (!field.quoted && field.value === this.format.null)) return field.raw;
+        const value = Buffer.from(field.value, 'utf8');
+        const masked = masker(value);
+        if (masked === value) return field.raw;
         this.counts[index]!++;
-        const masked = masker(Buffer.from(field.value, 'utf8'));
         if (masked === null) return this.format.null;
         // Always quoted: a masked value may keep characters that need it.
         let body = '';
@@ -153,8 +157,14 @@ export class CopyMasker {
         if (!masker || length < 0) {
           parts.push(data.subarray(at, end));
         } else {
+          const value = data.subarray(at + 4, end);
+          const masked = masker(value);
+          if (masked === value) {
+            parts.push(data.subarray(at, end));
+            at = end;
+            continue;
+          }
           this.counts[i]!++;
-          const masked = masker(data.subarray(at + 4, end));
           const prefix = Buffer.alloc(4);
           prefix.writeInt32BE(masked === null ? -1 : masked.length);
           parts.push(prefix);

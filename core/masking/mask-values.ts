@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { detect } from './detectors';
 
 /**
  * Masked values, valid for the column's type in the format the client asked for (text or binary), so
@@ -233,4 +234,16 @@ export function valueMasker(spec: MaskSpec, type: number, format: number, tokenK
       return redactMasker(type, format);
     }
   }
+}
+
+/**
+ * A masker for a column of unknown origin: values a detector recognises are redacted (or nulled when
+ * the type has no placeholder); the rest come back as the same Buffer, unchanged. Binary values of
+ * types that are not text cannot hold what the detectors look for and pass.
+ */
+export function detectingMasker(type: number, format: number): ValueMasker {
+  const textual = TEXT_TYPES.has(type) || type === TypeOid.json || type === TypeOid.jsonb;
+  if (format === 1 && !textual) return (value) => value;
+  const redacted = canMask(type, format, 'redact') ? redactMasker(type, format) : () => null;
+  return (value) => (detect(value.toString('utf8')) ? redacted(value) : value);
 }

@@ -14,7 +14,7 @@ export interface MaskRule {
 /** A grant's masking, compiled. */
 export interface MaskingPolicy {
   readonly rules: readonly MaskRule[];
-  readonly untraceable: 'refuse' | 'redact';
+  readonly untraceable: 'refuse' | 'redact' | 'detect';
 }
 
 export function compileMasking(
@@ -42,6 +42,8 @@ export interface ColumnMask {
   readonly spec: MaskSpec;
   /** The stored columns that made it masked (for the message and the audit record). */
   readonly because: readonly ColumnKey[];
+  /** Origin unknown: only values the detectors recognise are masked. */
+  readonly detect?: boolean;
 }
 
 /** A statement's masking: refused, or a mask (or none) per returned column. */
@@ -68,6 +70,7 @@ function strongest(rules: readonly MaskRule[]): MaskRule {
 }
 
 const UNTRACEABLE_RULE = 'untraceable';
+const DETECTORS_RULE = 'detectors';
 
 /**
  * Decides a statement's masking from its lineage: which returned columns are masked and how, or why
@@ -113,7 +116,11 @@ export function planMasking(lineage: StatementLineage, policy: MaskingPolicy): M
       if (policy.untraceable === 'refuse') {
         return { refused: `column "${column.name}" cannot be traced: ${column.untraceable[0]}` };
       }
-      columns.push({ rule: UNTRACEABLE_RULE, spec: { method: 'redact' }, because });
+      columns.push(
+        policy.untraceable === 'detect'
+          ? { rule: DETECTORS_RULE, spec: { method: 'redact' }, because, detect: true }
+          : { rule: UNTRACEABLE_RULE, spec: { method: 'redact' }, because },
+      );
       continue;
     }
     if (because.length === 0) {

@@ -33,11 +33,15 @@ export class RowMasker {
       if (end > row.length) throw new Error('DataRow ends inside a column');
       const masker = this.maskers[i];
       if (masker && length >= 0) {
-        const masked = masker(row.subarray(at + 4, end));
-        parts.push(row.subarray(copiedFrom, at), lengthPrefixed(masked));
-        copiedFrom = end;
-        changed = true;
-        this.counts[i]!++;
+        const value = row.subarray(at + 4, end);
+        const masked = masker(value);
+        // A masker that leaves a value alone (a detector that recognised nothing) returns it as it is.
+        if (masked !== value) {
+          parts.push(row.subarray(copiedFrom, at), lengthPrefixed(masked));
+          copiedFrom = end;
+          changed = true;
+          this.counts[i]!++;
+        }
       }
       at = end;
     }

@@ -166,9 +166,11 @@ const grant = z
         rules: z.array(maskRule).min(1),
         /**
          * A returned column whose origin cannot be traced (a function that is not built in, dynamic
-         * SQL): refuse the statement (the default), or redact the column whatever it holds.
+         * SQL): refuse the statement (the default), redact the column whatever it holds, or run value
+         * detectors over it (SSN, payment card, e-mail, phone, AWS access key, JWT, private key) and
+         * redact what they recognise.
          */
-        untraceable: z.enum(['refuse', 'redact']).default('refuse'),
+        untraceable: z.enum(['refuse', 'redact', 'detect']).default('refuse'),
       })
       .strict()
       .optional(),

@@ -19,6 +19,7 @@ const TOKEN_KEY = randomBytes(32);
 const POLICY = `version: 1
 identities:
   analyst: { issuer: local, claims: { sub: analyst } }
+  explorer: { issuer: local, claims: { sub: explorer } }
 grants:
   - name: analytics
     to: [analyst]
@@ -30,6 +31,16 @@ grants:
         - { name: ssn, columns: [${schema}.people.ssn], method: partial, keep: { last: 4 } }
         - { name: card, columns: [${schema}.people.card], method: token, predicates: equality }
         - { name: birth, columns: [${schema}.people.born], method: redact }
+  - name: exploring
+    to: [explorer]
+    searchPath: [${schema}]
+    allow: [read, session, transaction]
+    relations: { read: ["${schema}.*", "pg_catalog.*"] }
+    functions: [${schema}.echo_text]
+    masking:
+      untraceable: detect
+      rules:
+        - { name: ssn, columns: [${schema}.people.ssn], method: redact }
 `;
 
 /** What the token of a text value is, computed here independently of the gateway's code. */
@@ -60,6 +71,7 @@ describe('masking: results rewritten by lineage', () => {
     await admin.query(
       `CREATE VIEW ${schema}.people_tail AS SELECT id, right(ssn, 4) AS tail FROM ${schema}.people`,
     );
+    await admin.query(`CREATE FUNCTION ${schema}.echo_text(t text) RETURNS text LANGUAGE sql AS 'SELECT t'`);
     const keyFile = path.join(testHome(), `masking-key-${schema}`);
     writeFileSync(keyFile, TOKEN_KEY, { mode: 0o600 });
     auditDirectory = mkdtempSync(path.join(testHome(), 'masking-audit-'));
@@ -268,5 +280,18 @@ describe('masking: results rewritten by lineage', () => {
     expect(recordings).toContain('SELECT id FROM people WHERE ssn LIKE');
     expect(recordings).not.toContain('123%');
     expect(recordings).not.toContain('123-45-6789');
+  });
+
+  it('runs value detectors over columns of unknown origin when the grant says detect', async () => {
+    const explorer = new Client({ ...gateway.connection('explorer'), ssl });
+    await explorer.connect();
+    try {
+      const found = await explorer.query("SELECT echo_text('ssn 123-45-6789') AS v, echo_text('hello') AS w");
+      expect(found.rows).toEqual([{ v: '****', w: 'hello' }]);
+      // Refused for the analyst, whose grant refuses what it cannot trace.
+      await expect(analyst.query("SELECT echo_text('x')")).rejects.toMatchObject({ code: '42501' });
+    } finally {
+      await explorer.end();
+    }
   });
 });

@@ -1,6 +1,12 @@
 import type { StatementRecord } from '../../../core/audit/records';
 import { CopyMasker } from '../../../core/masking/copy-masker';
-import { canMask, TypeOid, type ValueMasker, valueMasker } from '../../../core/masking/mask-values';
+import {
+  canMask,
+  detectingMasker,
+  TypeOid,
+  type ValueMasker,
+  valueMasker,
+} from '../../../core/masking/mask-values';
 import type { MaskingPlan } from '../../../core/masking/masking-policy';
 import { RowMasker } from '../../../core/masking/row-masker';
 import { errorResponse } from '../protocol/backend-messages';
@@ -243,7 +249,11 @@ export class ResultMasking {
       if (type === undefined || !canMask(type, binary ? 1 : 0, mask.spec.method)) {
         return { kind: 'cut', reason: `column "${output[i]?.name}" has no masked value in this COPY format` };
       }
-      maskers.push(valueMasker(mask.spec, type, binary ? 1 : 0, this.tokenKey));
+      maskers.push(
+        mask.detect
+          ? detectingMasker(type, binary ? 1 : 0)
+          : valueMasker(mask.spec, type, binary ? 1 : 0, this.tokenKey),
+      );
     }
     return { kind: 'copy', rows: new CopyMasker(format, maskers), masked };
   }
@@ -363,13 +373,17 @@ export class ResultMasking {
         maskers.push(undefined);
         continue;
       }
-      if (!canMask(field.typeOid, field.format, mask.spec.method)) {
+      if (!mask.detect && !canMask(field.typeOid, field.format, mask.spec.method)) {
         return {
           kind: 'cut',
           reason: `column "${field.name}": type ${field.typeOid} has no masked value in this format`,
         };
       }
-      maskers.push(valueMasker(mask.spec, field.typeOid, field.format, this.tokenKey));
+      maskers.push(
+        mask.detect
+          ? detectingMasker(field.typeOid, field.format)
+          : valueMasker(mask.spec, field.typeOid, field.format, this.tokenKey),
+      );
       masked.push({ index: i, name: field.name, rule: mask.rule });
     }
     if (maskers.every((m) => m === undefined)) return PASS;
