@@ -25,6 +25,30 @@ const RUNS_QUERIES = new Set([
 /** Catalogue relations that hold copies of column values (planner statistics keep sample values). */
 const VALUE_COPIES = /^pg_stat(s|s_ext|s_ext_exprs|istic|istic_ext_data)$/;
 
+/**
+ * What a column is compared with for equality: a constant at a byte offset of the statement text (its
+ * text as the parser read it), or a bind parameter.
+ */
+export type Operand = { readonly location: number; readonly text: string } | { readonly parameter: number };
+
+/** An equality predicate: the stored columns on one side, the constants or parameters on the other. */
+export interface Comparison {
+  readonly sources: readonly ColumnKey[];
+  readonly operands: readonly Operand[];
+}
+
+/** A constant (string or number) or a parameter, under casts; undefined for anything else. */
+function operandOf(node: unknown): Operand | undefined {
+  const [type, body] = uncast(node);
+  if (type === 'ParamRef') return { parameter: Number(body.number) };
+  if (type !== 'A_Const') return undefined;
+  const location = Number(body.location);
+  if (isNode(body.sval)) return { location, text: String(body.sval.sval ?? '') };
+  if (isNode(body.ival)) return { location, text: String(body.ival.ival ?? 0) };
+  if (isNode(body.fval)) return { location, text: String(body.fval.fval ?? '') };
+  return undefined;
+}
+
 /** `x`, `x::type`, `(x COLLATE c)`: the expression under casts and collations. */
 function uncast(node: unknown): [string, Node] {
   let [type, body] = only(node);
@@ -40,6 +64,7 @@ function uncast(node: unknown): [string, Node] {
  */
 export abstract class ExpressionTracer {
   protected predicates = new Map<ColumnKey, 'equality' | 'other'>();
+  protected comparisons: Comparison[] = [];
   protected written = new Set<ColumnKey>();
   protected sideEffects = new Set<ColumnKey>();
   protected untraceable: string[] = [];
@@ -48,6 +73,7 @@ export abstract class ExpressionTracer {
 
   protected reset(): void {
     this.predicates = new Map();
+    this.comparisons = [];
     this.written = new Set();
     this.sideEffects = new Set();
     this.untraceable = [];
@@ -203,30 +229,37 @@ export abstract class ExpressionTracer {
       for (const arg of Array.isArray(body.args) ? body.args : []) this.predicate(arg, scope);
       return;
     }
-    const equality = this.equalityColumn(type, body);
+    const equality = this.equality(type, body);
     if (equality) {
-      this.predicateFlow(this.expression(equality, scope), 'equality');
+      const flow = this.expression(equality.column, scope);
+      this.predicateFlow(flow, 'equality');
+      this.comparisons.push({ sources: [...flow.sources], operands: equality.operands });
       return;
     }
     this.predicateFlow(this.expression(value, scope), 'other');
   }
 
-  /** `col = constant` (either way round, casts allowed) or `col IN (constants)`: the column side. */
-  private equalityColumn(type: string, body: Node): unknown {
+  /**
+   * `col = constant` (either way round, casts allowed) or `col IN (constants)`: the column side and
+   * the constants (or parameters) it is compared with.
+   */
+  private equality(type: string, body: Node): { column: unknown; operands: Operand[] } | undefined {
     if (type !== 'A_Expr') return undefined;
     const operator = stringList(body.name).join('.');
-    const constant = (node: unknown) => {
-      const [t] = uncast(node);
-      return t === 'A_Const' || t === 'ParamRef';
-    };
     const column = (node: unknown) => uncast(node)[0] === 'ColumnRef';
     if (body.kind === 'AEXPR_OP' && operator === '=') {
-      if (column(body.lexpr) && constant(body.rexpr)) return body.lexpr;
-      if (column(body.rexpr) && constant(body.lexpr)) return body.rexpr;
+      const right = operandOf(body.rexpr);
+      if (column(body.lexpr) && right) return { column: body.lexpr, operands: [right] };
+      const left = operandOf(body.lexpr);
+      if (column(body.rexpr) && left) return { column: body.rexpr, operands: [left] };
     }
     if (body.kind === 'AEXPR_IN' && operator === '=' && column(body.lexpr)) {
-      const items = Array.isArray(body.rexpr) ? body.rexpr : [];
-      if (items.every(constant)) return body.lexpr;
+      // PostgreSQL 18's parser wraps the list: {List: {items}}.
+      const list = isNode(body.rexpr) ? (only(body.rexpr)[1].items as unknown) : body.rexpr;
+      const items = Array.isArray(list) ? list : [];
+      const operands = items.map(operandOf);
+      if (items.length > 0 && operands.every((o) => o !== undefined))
+        return { column: body.lexpr, operands: operands as Operand[] };
     }
     return undefined;
   }

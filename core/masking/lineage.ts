@@ -3,7 +3,7 @@ import { parseStatements } from '../sql/parser';
 import { stringList } from '../sql/tree-walker';
 import type { Catalogue, CatalogueMisses, CatalogueRelation, ColumnKey } from './catalogue';
 import { columnKey } from './catalogue';
-import { ExpressionTracer } from './expression-lineage';
+import { type Comparison, ExpressionTracer } from './expression-lineage';
 import { type Column, Flow, type FromEntry, itemOf, renamed, Scope, zipUnion } from './scope';
 
 type Node = ParseNode;
@@ -48,6 +48,8 @@ export interface StatementLineage {
   readonly copy?: CopyFormat;
   /** Stored columns used to pick, order or group rows; `equality` when only compared with `=` to a constant. */
   readonly predicates: ReadonlyMap<ColumnKey, 'equality' | 'other'>;
+  /** The equality predicates among them, with what each column is compared with. */
+  readonly comparisons: readonly Comparison[];
   /** Stored columns whose values are written somewhere (INSERT … SELECT, UPDATE … SET, CREATE TABLE AS). */
   readonly written: ReadonlySet<ColumnKey>;
   /** Stored columns whose values reach a function that may have side effects (set_config, pg_notify). */
@@ -116,6 +118,7 @@ export class LineageTracer extends ExpressionTracer {
         ...(column.type !== undefined ? { type: column.type } : {}),
       })),
       predicates: this.predicates,
+      comparisons: this.comparisons,
       written: this.written,
       sideEffects: this.sideEffects,
       untraceable: this.untraceable,

@@ -13,7 +13,12 @@ export interface MaskSpec {
   /** `partial`: characters kept at each end; the rest become `*`. */
   readonly keepFirst?: number;
   readonly keepLast?: number;
+  /** `token`: clients may compare the column with tokens they received (the issuer keeps them). */
+  readonly tokensComparable?: boolean;
 }
+
+/** Told each token issued and the value (text form) it stands for. */
+export type TokenIssued = (token: string, value: string) => void;
 
 /** Type OIDs (pg_type.oid of the built-in types, stable across PostgreSQL versions). */
 export const TypeOid = {
@@ -203,8 +208,15 @@ function textToken(key: Buffer, value: Buffer): Buffer {
   return out;
 }
 
-function tokenMasker(key: Buffer, type: number, format: number): ValueMasker {
-  if (TEXT_TYPES.has(type)) return (value) => textToken(key, value);
+function tokenMasker(key: Buffer, type: number, format: number, issued?: TokenIssued): ValueMasker {
+  if (TEXT_TYPES.has(type)) {
+    if (!issued) return (value) => textToken(key, value);
+    return (value) => {
+      const token = textToken(key, value);
+      issued(token.toString('latin1'), value.toString('utf8'));
+      return token;
+    };
+  }
   if (type === TypeOid.json || type === TypeOid.jsonb) {
     return textMasker((text) => textToken(key, Buffer.from(text)).toString('latin1'), type, format);
   }
@@ -212,8 +224,10 @@ function tokenMasker(key: Buffer, type: number, format: number): ValueMasker {
   if (bytes !== undefined) {
     // A non-negative integer of the column's width: joins and GROUP BY still line up.
     return (value) => {
-      const digest = tokenOf(key, format === 0 ? value : Buffer.from(decodeInteger(value, bytes)));
+      const text = format === 0 ? value.toString('latin1') : decodeInteger(value, bytes);
+      const digest = tokenOf(key, Buffer.from(text, 'latin1'));
       const token = digest.readBigUInt64BE(0) >> BigInt(64 - 8 * bytes + 1);
+      issued?.(token.toString(), text);
       if (format === 0) return Buffer.from(token.toString());
       const out = Buffer.alloc(bytes);
       if (bytes === 8) out.writeBigInt64BE(token);
@@ -233,14 +247,20 @@ function decodeInteger(value: Buffer, bytes: number): string {
 }
 
 /** The masker for a column of `type` in `format`; call `canMask` first. */
-export function valueMasker(spec: MaskSpec, type: number, format: number, tokenKey: Buffer): ValueMasker {
+export function valueMasker(
+  spec: MaskSpec,
+  type: number,
+  format: number,
+  tokenKey: Buffer,
+  issued?: TokenIssued,
+): ValueMasker {
   switch (spec.method) {
     case 'null':
       return () => null;
     case 'redact':
       return redactMasker(type, format);
     case 'token':
-      return tokenMasker(tokenKey, type, format);
+      return tokenMasker(tokenKey, type, format, spec.tokensComparable ? issued : undefined);
     case 'partial': {
       const first = spec.keepFirst ?? 0;
       const last = spec.keepLast ?? 0;

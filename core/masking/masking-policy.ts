@@ -1,6 +1,7 @@
 import { columnGlob, type Matcher } from '../policy/glob';
 import type { MaskingDocument } from '../policy/schema';
 import { type ColumnKey, columnKey } from './catalogue';
+import type { Operand } from './expression-lineage';
 import type { StatementLineage } from './lineage';
 import type { MaskMethod, MaskSpec } from './mask-values';
 
@@ -8,7 +9,7 @@ export interface MaskRule {
   readonly name: string;
   readonly matches: Matcher;
   readonly spec: MaskSpec;
-  readonly predicates: 'refuse' | 'equality' | 'allow';
+  readonly predicates: 'refuse' | 'token-equality' | 'equality' | 'allow';
 }
 
 /** A grant's masking, compiled. */
@@ -29,7 +30,12 @@ export function compileMasking(
       return {
         name: rule.name,
         matches: (key: ColumnKey) => matchers.some((match) => match(key)),
-        spec: { method: rule.method, keepFirst: rule.keep?.first, keepLast: rule.keep?.last },
+        spec: {
+          method: rule.method,
+          keepFirst: rule.keep?.first,
+          keepLast: rule.keep?.last,
+          tokensComparable: rule.predicates === 'token-equality',
+        },
         predicates: rule.predicates,
       };
     }),
@@ -52,6 +58,11 @@ export type MaskingPlan =
   | {
       readonly refused?: undefined;
       readonly columns: readonly (ColumnMask | undefined)[] | undefined;
+      /**
+       * Constants and parameters compared with a `token-equality` column: each must be a token this
+       * gateway issued, and is replaced by the value it stands for before the statement runs.
+       */
+      readonly tokenOperands: readonly Operand[];
       /**
        * Masked stored columns of the relations the statement reads, as `tableOid:attnum`: a result
        * column the server labels with one of these must be masked whatever the plan says (a check of
@@ -87,14 +98,23 @@ export function planMasking(lineage: StatementLineage, policy: MaskingPolicy): M
     if (rulesOf(key).length > 0)
       return { refused: `the statement hands masked column ${key} to a function with side effects` };
   }
+  const tokenOperands: Operand[] = [];
   for (const [key, kind] of lineage.predicates) {
     for (const rule of rulesOf(key)) {
       if (rule.predicates === 'allow' || (rule.predicates === 'equality' && kind === 'equality')) continue;
+      if (rule.predicates === 'token-equality' && kind === 'equality') {
+        for (const comparison of lineage.comparisons) {
+          if (comparison.sources.includes(key)) tokenOperands.push(...comparison.operands);
+        }
+        continue;
+      }
       return {
         refused:
           rule.predicates === 'equality'
             ? `masked column ${key} may only be compared for equality with a constant (rule ${rule.name})`
-            : `filtering, ordering, grouping or joining on masked column ${key} can reveal its values (rule ${rule.name})`,
+            : rule.predicates === 'token-equality'
+              ? `masked column ${key} may only be compared for equality with a token (rule ${rule.name})`
+              : `filtering, ordering, grouping or joining on masked column ${key} can reveal its values (rule ${rule.name})`,
       };
     }
   }
@@ -108,7 +128,7 @@ export function planMasking(lineage: StatementLineage, policy: MaskingPolicy): M
         maskedAttributes.add(`${relation.oid}:${column.attnum}`);
     }
   }
-  if (!lineage.output) return { columns: undefined, maskedAttributes };
+  if (!lineage.output) return { columns: undefined, maskedAttributes, tokenOperands };
   const columns: (ColumnMask | undefined)[] = [];
   for (const column of lineage.output) {
     const because = [...column.sources].filter((key) => rulesOf(key).length > 0);
@@ -130,7 +150,11 @@ export function planMasking(lineage: StatementLineage, policy: MaskingPolicy): M
     const rule = strongest(because.flatMap(rulesOf));
     columns.push({ rule: rule.name, spec: rule.spec, because });
   }
-  return { columns: columns.some((c) => c !== undefined) ? columns : undefined, maskedAttributes };
+  return {
+    columns: columns.some((c) => c !== undefined) ? columns : undefined,
+    maskedAttributes,
+    tokenOperands,
+  };
 }
 
 /** Whether the statement reads a relation that has masked columns (its literals may be masked values). */

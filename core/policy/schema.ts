@@ -73,10 +73,11 @@ const maskRule = z
       .optional(),
     /**
      * Filtering, ordering, grouping or joining on the column can reveal its values without returning
-     * them. refuse (the default): such statements are refused; equality: only `col = constant` (or IN
-     * a list of constants) is allowed; allow: anything.
+     * them. refuse (the default): such statements are refused; token-equality (token rules): only
+     * `col = 'tok_…'` with a token this gateway returned, which it turns back into the value; equality:
+     * `col = constant` with any constant (a client can test guesses); allow: anything.
      */
-    predicates: z.enum(['refuse', 'equality', 'allow']).default('refuse'),
+    predicates: z.enum(['refuse', 'token-equality', 'equality', 'allow']).default('refuse'),
   })
   .strict()
   .refine((rule) => rule.columns.length + rule.dataClasses.length > 0, {
@@ -84,6 +85,9 @@ const maskRule = z
   })
   .refine((rule) => rule.method === 'partial' || rule.keep === undefined, {
     message: 'keep applies to the partial method only',
+  })
+  .refine((rule) => rule.method === 'token' || rule.predicates !== 'token-equality', {
+    message: 'token-equality applies to the token method only',
   });
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;

@@ -59,7 +59,7 @@ grants:
     masking:
       rules:
         - { name: ssn, columns: [${REAL}.people.ssn], method: partial, keep: { last: 4 } }
-        - { name: card, columns: [${REAL}.people.card], method: token, predicates: equality }
+        - { name: card, columns: [${REAL}.people.card], method: token, predicates: token-equality }
         - { name: email, columns: [${REAL}.people.email], method: redact }
 `;
 

@@ -29,7 +29,7 @@ grants:
     masking:
       rules:
         - { name: ssn, columns: [${schema}.people.ssn], method: partial, keep: { last: 4 } }
-        - { name: card, columns: [${schema}.people.card], method: token, predicates: equality }
+        - { name: card, columns: [${schema}.people.card], method: token, predicates: token-equality }
         - { name: birth, columns: [${schema}.people.born], method: redact }
   - name: exploring
     to: [explorer]
@@ -172,7 +172,11 @@ describe('masking: results rewritten by lineage', () => {
   it.each([
     ["SELECT id FROM people WHERE ssn LIKE '1%'", /filtering.*ssn/],
     ['SELECT id FROM people ORDER BY ssn', /filtering.*ssn/],
-    ["SELECT id FROM people WHERE card LIKE '4%'", /only be compared for equality/],
+    ["SELECT id FROM people WHERE card LIKE '4%'", /only be compared for equality with a token/],
+    [
+      "SELECT id FROM people WHERE card = '4111111111111111'",
+      /only be compared with a token this gateway returned/,
+    ],
     ['SELECT most_common_vals::text FROM pg_stats', /sample values/],
   ])('refuses %s with 42501, in both protocols', async (sql, message) => {
     await expect(analyst.query(sql)).rejects.toMatchObject({ code: '42501', message });
@@ -181,9 +185,23 @@ describe('masking: results rewritten by lineage', () => {
     await expect(analyst.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
   });
 
-  it('allows equality with a constant on a token rule, and still masks the result', async () => {
-    const found = await analyst.query("SELECT id, card FROM people WHERE card = '4111111111111111'");
-    expect(found.rows).toEqual([{ id: 1, card: token('4111111111111111') }]);
+  it('lets a client filter on a token column with a token it received, in both protocols', async () => {
+    const [first] = (await analyst.query('SELECT id, card FROM people WHERE id = 1')).rows;
+    const found = await analyst.query(`SELECT id, card FROM people WHERE card = '${first.card}'`);
+    expect(found.rows).toEqual([{ id: 1, card: first.card }]);
+    const bound = await analyst.query('SELECT id FROM people WHERE card = $1', [first.card]);
+    expect(bound.rows).toEqual([{ id: 1 }]);
+    // A token this gateway never issued is refused, whatever it looks like.
+    await expect(
+      analyst.query("SELECT id FROM people WHERE card = 'tok_AAAAAAAAAAAAAAAAAAAAAA'"),
+    ).rejects.toMatchObject({
+      code: '42501',
+    });
+    await expect(
+      analyst.query('SELECT id FROM people WHERE card = $1', ['4111111111111111']),
+    ).rejects.toMatchObject({
+      code: '42501',
+    });
   });
 
   /** The bytes a COPY … TO STDOUT sends the client. */
@@ -239,7 +257,8 @@ describe('masking: results rewritten by lineage', () => {
     await expect(client.query("SELECT id FROM people WHERE ssn LIKE '123%'")).rejects.toMatchObject({
       code: '42501',
     });
-    await client.query('SELECT ssn FROM people WHERE card = $1', ['4111111111111111']);
+    const [{ card }] = (await client.query('SELECT card FROM people WHERE id = 1')).rows;
+    await client.query('SELECT ssn FROM people WHERE card = $1', [card]);
     await client.end();
     // Recordings reach their file at the next flush.
     await new Promise((resolve) => setTimeout(resolve, 1500));

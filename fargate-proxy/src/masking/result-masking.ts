@@ -13,6 +13,7 @@ import { errorResponse } from '../protocol/backend-messages';
 import { BackendCode, HEADER_LENGTH } from '../protocol/codes';
 import { decodeRowDescription, type FieldDescription } from '../protocol/row-description';
 import type { PlannedStatement } from './masking-planner';
+import type { TokenVault } from './token-vault';
 
 /** The SQLSTATE of a result the gateway could not mask safely (insufficient_privilege, as refusals). */
 export const MASKING_SQLSTATE = '42501';
@@ -76,7 +77,11 @@ export class ResultMasking {
   /** What masking did to the result that ended last (read by the relay for the audit record). */
   lastNote: MaskingNote | undefined;
 
-  constructor(private readonly tokenKey: Buffer) {}
+  constructor(
+    private readonly tokenKey: Buffer,
+    /** Where tokens clients may compare with are kept (rules with `token-equality`). */
+    private readonly vault?: TokenVault,
+  ) {}
 
   // What the client sends.
 
@@ -252,7 +257,7 @@ export class ResultMasking {
       maskers.push(
         mask.detect
           ? detectingMasker(type, binary ? 1 : 0)
-          : valueMasker(mask.spec, type, binary ? 1 : 0, this.tokenKey),
+          : valueMasker(mask.spec, type, binary ? 1 : 0, this.tokenKey, this.vault?.issued),
       );
     }
     return { kind: 'copy', rows: new CopyMasker(format, maskers), masked };
@@ -382,7 +387,7 @@ export class ResultMasking {
       maskers.push(
         mask.detect
           ? detectingMasker(field.typeOid, field.format)
-          : valueMasker(mask.spec, field.typeOid, field.format, this.tokenKey),
+          : valueMasker(mask.spec, field.typeOid, field.format, this.tokenKey, this.vault?.issued),
       );
       masked.push({ index: i, name: field.name, rule: mask.rule });
     }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Operand } from '../../../core/masking/expression-lineage';
 import { readsMaskedRelation } from '../../../core/masking/masking-policy';
 import { withinAllowedHours } from '../../../core/policy/allowed-hours';
 import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
@@ -7,6 +8,8 @@ import type { Analysis, StatementAnalysis } from '../../../core/sql/analysis';
 import type { AuditedDecision } from '../audit/statement-tracker';
 import type { MaskingPlanner, PlannedStatement } from '../masking/masking-planner';
 import { ResultMasking } from '../masking/result-masking';
+import { substituteParameters, substituteTokens } from '../masking/token-substitution';
+import type { TokenVault } from '../masking/token-vault';
 import type { BindMessage, ParseMessage } from '../protocol/frontend-messages';
 import type { Refusal, StatementGate, Verdict } from '../session/statement-gate';
 import type { StatementAnalyser } from './statement-analyser';
@@ -19,6 +22,8 @@ export interface SessionPolicyContext {
   masking?: MaskingPlanner;
   /** The key of deterministic masking tokens. */
   maskingTokenKey?: Buffer;
+  /** Tokens issued, for rules whose clients may filter with them (`token-equality`). */
+  tokenVault?: TokenVault;
   /** Longest statement analysed, in characters; longer ones are refused. */
   maxStatementChars: number;
   now: () => Date;
@@ -57,6 +62,12 @@ export class SessionPolicy implements StatementGate {
   readonly masking: ResultMasking | undefined;
   /** The masking plans of the last statement allowed (one per statement of its text). */
   lastMasking: readonly PlannedStatement[] | undefined;
+  /** The last statement allowed, with the tokens it compares masked columns with turned into values. */
+  lastRewrite: string | undefined;
+  /** The last Bind decided, with token parameters turned into values. */
+  lastBindRewrite: BindMessage | undefined;
+  /** Prepared statements whose parameters compare masked columns with tokens: their numbers. */
+  private readonly tokenParameters = new Map<string, readonly number[]>();
 
   constructor(
     private readonly context: SessionPolicyContext,
@@ -70,7 +81,7 @@ export class SessionPolicy implements StatementGate {
     this.requiresUtf8 = !currentGrant.allow.has('admin');
     this.masking =
       currentGrant.masking && context.masking
-        ? new ResultMasking(context.maskingTokenKey ?? randomBytes(32))
+        ? new ResultMasking(context.maskingTokenKey ?? randomBytes(32), context.tokenVault)
         : undefined;
   }
 
@@ -134,6 +145,20 @@ export class SessionPolicy implements StatementGate {
 
   /** The rest of the decision of a statement that depends on its parameters (read as text). */
   onBind(bind: BindMessage): Refusal | undefined {
+    this.lastBindRewrite = undefined;
+    const tokens = this.tokenParameters.get(bind.statementName);
+    if (tokens && this.context.tokenVault) {
+      const substituted = substituteParameters(bind, tokens, this.context.tokenVault);
+      if ('refused' in substituted) {
+        this.lastDecision = { decision: 'refused', rule: 'masking', withholdLiterals: true };
+        return {
+          sqlstate: '42501',
+          message: `permission denied by policy: ${substituted.refused}`,
+          detail: `grant "${this.currentGrant.name}", masking`,
+        };
+      }
+      this.lastBindRewrite = substituted.bind;
+    }
     const analysis = this.awaitingBind.get(bind.statementName);
     if (!analysis) return undefined;
     const parameters = bind.parameters.map((value, i) =>
@@ -154,6 +179,8 @@ export class SessionPolicy implements StatementGate {
   ): Refusal | Promise<void> | undefined {
     const grant = this.currentGrant;
     this.lastMasking = undefined;
+    this.lastRewrite = undefined;
+    if (statementName !== undefined) this.tokenParameters.delete(statementName);
     if (sql.length > this.context.maxStatementChars) {
       this.lastDecision = { decision: 'refused', rule: 'statement-size' };
       return {
@@ -191,7 +218,7 @@ export class SessionPolicy implements StatementGate {
         : cachedDecision(this.policy, grant, analysis);
     this.lastDecision = audited(decision, analysis);
     if (decision.outcome !== 'allow') return refusalFor(decision, grant);
-    const masked = this.maskingVerdict(grant, sql, analysis);
+    const masked = this.maskingVerdict(grant, sql, analysis, statementName);
     if (masked !== undefined) return masked;
     if (deferred) this.awaitingBind.set(statementName, analysis);
     else this.track(analysis);
@@ -204,7 +231,12 @@ export class SessionPolicy implements StatementGate {
    * of one that may run are left in `lastMasking` for the relay, which masks its results. DDL
    * invalidates cached lineage.
    */
-  private maskingVerdict(grant: Grant, sql: string, analysis: Analysis): Refusal | Promise<void> | undefined {
+  private maskingVerdict(
+    grant: Grant,
+    sql: string,
+    analysis: Analysis,
+    statementName: string | undefined,
+  ): Refusal | Promise<void> | undefined {
     const planner = this.context.masking;
     if (!planner) return undefined;
     if (analysis.statements.some((s) => s.class === 'ddl')) planner.invalidate(this.database);
@@ -234,8 +266,20 @@ export class SessionPolicy implements StatementGate {
     if (plans.some(({ lineage }) => readsMaskedRelation(lineage, grant.masking!)) && this.lastDecision) {
       this.lastDecision = { ...this.lastDecision, withholdLiterals: true };
     }
+    const operands: Operand[] = [];
     for (const { plan } of plans) {
       if (plan.refused !== undefined) return refuse(plan.refused);
+      operands.push(...plan.tokenOperands);
+    }
+    if (operands.length > 0) {
+      const vault = this.context.tokenVault;
+      if (!vault) return refuse('this gateway keeps no tokens to compare masked columns with');
+      const rewritten = substituteTokens(sql, operands, vault);
+      if ('refused' in rewritten) return refuse(rewritten.refused);
+      this.lastRewrite = rewritten.sql;
+      const parameters = operands.flatMap((o) => ('parameter' in o ? [o.parameter] : []));
+      if (parameters.length > 0 && statementName !== undefined)
+        this.tokenParameters.set(statementName, parameters);
     }
     this.lastMasking = plans;
     return undefined;

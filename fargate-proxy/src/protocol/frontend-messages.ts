@@ -97,6 +97,21 @@ export function decodeBind(message: Buffer): BindMessage {
   return { portal, statementName, parameterFormats, parameters, resultFormats };
 }
 
+/** A Bind message, each parameter with its own format code. */
+export function encodeBind(bind: BindMessage): Buffer {
+  const writer = new BufferWriter(64).cstring(bind.portal).cstring(bind.statementName);
+  writer.int16(bind.parameterFormats.length);
+  for (const format of bind.parameterFormats) writer.int16(format);
+  writer.int16(bind.parameters.length);
+  for (const value of bind.parameters) {
+    if (value === null) writer.int32(-1);
+    else writer.int32(value.length).bytes(value);
+  }
+  writer.int16(bind.resultFormats.length);
+  for (const format of bind.resultFormats) writer.int16(format);
+  return writer.message(FrontendCode.Bind);
+}
+
 /** Describe and Close: Byte1 'S' (statement) or 'P' (portal), String name. */
 export function decodeTarget(message: Buffer, code: number): { kind: 'S' | 'P'; name: string } {
   const reader = bodyReader(message, code);

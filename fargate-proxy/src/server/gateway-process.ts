@@ -11,6 +11,7 @@ import type { CancelForwarder } from '../cancel/cancel-router';
 import { CancelRouter } from '../cancel/cancel-router';
 import { type GatewayConfig, upstreamPasswordFromEnv } from '../config';
 import { createMaskingPlanner } from '../masking/masking-service';
+import { TokenVault } from '../masking/token-vault';
 import type { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
 import { ParsePool } from '../policy/parse-pool';
@@ -55,6 +56,9 @@ export interface GatewayProcessOptions {
   /** Overrides the configured credential source (tests, local mode). */
   credentials?: CredentialSource;
 }
+
+/** Tokens a process remembers for `token-equality` filters (about 100 bytes each). */
+const TOKEN_VAULT_ENTRIES = 200_000;
 
 /** The masking token key: from its file, or drawn for this process alone (with a warning). */
 function readTokenKey(file: string | undefined, log: Logger): Buffer {
@@ -167,6 +171,7 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
     pacer: new StatementPacer(),
     masking: masking.planner,
     maskingTokenKey,
+    tokenVault: new TokenVault(TOKEN_VAULT_ENTRIES),
     maxStatementChars: config.policy.maxStatementBytes,
     now,
   });

@@ -22,6 +22,7 @@ import {
   decodeParse,
   decodeQuery,
   decodeTarget,
+  encodeBind,
   encodeParse,
   encodeQuery,
 } from '../protocol/frontend-messages';
@@ -410,7 +411,11 @@ export class Relay implements IdleCandidate {
       else masking.query(plans);
       this.inspectRowsIfMasked();
     }
-    if (verdict === undefined) return undefined;
+    if (verdict === undefined) {
+      const rewrite = gate?.lastRewrite;
+      if (rewrite === undefined) return undefined;
+      return parse ? encodeParse({ ...parse, query: rewrite }) : encodeQuery(rewrite);
+    }
     // A refused Query is closed by its own ReadyForQuery; a refused Parse by the next Sync's.
     const marker = this.addRefusal(verdict);
     return parse
@@ -489,7 +494,10 @@ export class Relay implements IdleCandidate {
     }
     audit?.bind(bind, refused);
     gate?.masking?.bind(bind.portal, bind.statementName, bind.resultFormats);
-    if (!refusal) return undefined;
+    if (!refusal) {
+      const rewrite = gate?.lastBindRewrite;
+      return rewrite ? encodeBind(rewrite) : undefined;
+    }
     return encodeParse({
       statementName: 'gatehouse_refused_bind',
       query: this.addRefusal(refusal),

@@ -54,6 +54,10 @@ export interface StatementGate {
   readonly masking?: ResultMasking;
   /** The masking plans of the last statement the gate allowed. */
   readonly lastMasking?: readonly PlannedStatement[];
+  /** The last statement allowed, rewritten (tokens turned back into values): forwarded instead. */
+  readonly lastRewrite?: string;
+  /** The last Bind allowed, rewritten: forwarded instead. */
+  readonly lastBindRewrite?: BindMessage;
 }
 
 export function refusalFields(refusal: Refusal): PgErrorFields {

@@ -23,6 +23,7 @@ function planned(masked: boolean[], maskedAttributes: string[] = []): PlannedSta
         )
       : undefined,
     maskedAttributes: new Set(maskedAttributes),
+    tokenOperands: [],
   };
   return { lineage: lineage as unknown as StatementLineage, plan };
 }
