@@ -56,6 +56,9 @@ function tableFor(options: MessageFramerOptions): Uint8Array {
   return table;
 }
 
+/** Above this many pieces in one chunk, they are joined before they are emitted. */
+const MANY_PIECES = 4;
+
 export class MessageFramer {
   /** Shared until `setInspected` changes it for this framer alone (copy on write). */
   private table: Uint8Array;
@@ -254,6 +257,8 @@ export class MessageFramer {
       return;
     }
     if (end > passStart) pieces.push(buffer.subarray(passStart, end));
-    for (const piece of pieces) emit(piece);
+    // Many pieces (rows rewritten one by one): one emit, so the receiver writes once.
+    if (pieces.length > MANY_PIECES) emit(Buffer.concat(pieces));
+    else for (const piece of pieces) emit(piece);
   }
 }

@@ -206,4 +206,20 @@ describe('MessageFramer lookup tables', () => {
     expect(seenA).toEqual([FrontendCode.Query]);
     expect(seenB).toEqual([]);
   });
+
+  it('emits a chunk whose messages were rewritten one by one as one piece, bytes unchanged in order', () => {
+    const { f, out, writes } = framer({
+      inspect: [FrontendCode.Query],
+      onMessage: (_code, message) =>
+        Buffer.concat([message.subarray(0, 5), Buffer.from(message.subarray(5)).reverse()]),
+    });
+    const messages = Array.from({ length: 10 }, (_, i) => query(`SELECT ${i}`));
+    f.push(Buffer.concat(messages));
+    expect(writes).toHaveLength(1);
+    expect(out()).toEqual(
+      Buffer.concat(
+        messages.map((m) => Buffer.concat([m.subarray(0, 5), Buffer.from(m.subarray(5)).reverse()])),
+      ),
+    );
+  });
 });
