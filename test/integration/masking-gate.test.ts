@@ -10,6 +10,7 @@ import { readLocalStore } from '../../fargate-proxy/src/audit/local-store';
 import { readLocalRecordings } from '../../fargate-proxy/src/recording/local-recordings';
 import { testHome, testUpstream } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
+import { runCommand } from '../support/run-command';
 import { writeTestPolicy } from '../support/test-policy';
 
 const ssl = { rejectUnauthorized: false };
@@ -312,5 +313,38 @@ describe('masking: results rewritten by lineage', () => {
     } finally {
       await explorer.end();
     }
+  });
+
+  it('masks for psql, in a query and in \\copy', async () => {
+    const connection = gateway.connection('analyst');
+    const env = {
+      PATH: process.env.PATH,
+      HOME: testHome(),
+      LANG: 'C.UTF-8',
+      PGHOST: connection.host,
+      PGPORT: String(connection.port),
+      PGUSER: connection.user,
+      PGPASSWORD: connection.password,
+      PGDATABASE: connection.database,
+      PGSSLMODE: 'require',
+    };
+    const query = await runCommand(
+      '/usr/bin/psql',
+      ['-X', '-A', '-t', '-c', 'SELECT id, ssn FROM people ORDER BY id'],
+      {
+        env,
+        timeoutMs: 20_000,
+      },
+    );
+    expect(query.stdout.trim().split('\n')).toEqual(['1|*******6789', '2|*******4321']);
+    const copied = await runCommand(
+      '/usr/bin/psql',
+      ['-X', '-c', '\\copy (SELECT ssn FROM people ORDER BY id) TO STDOUT'],
+      {
+        env,
+        timeoutMs: 20_000,
+      },
+    );
+    expect(copied.stdout).toBe('*******6789\n*******4321\n');
   });
 });
