@@ -347,4 +347,36 @@ describe('masking: results rewritten by lineage', () => {
     );
     expect(copied.stdout).toBe('*******6789\n*******4321\n');
   });
+
+  it('masks for pgjdbc: a server-prepared statement with binary transfer, executed again and again', async () => {
+    const classes = mkdtempSync(path.join(testHome(), 'jdbc-masking-'));
+    const jar = '/usr/share/java/postgresql.jar';
+    const env = { PATH: process.env.PATH, LANG: 'C.UTF-8' };
+    const source = path.join(__dirname, 'jdbc', 'GatehouseJdbcMasking.java');
+    const compiled = await runCommand(
+      '/usr/bin/javac',
+      ['-encoding', 'UTF-8', '-cp', jar, '-d', classes, source],
+      {
+        env,
+      },
+    );
+    expect(compiled.stderr).toBe('');
+    const connection = gateway.connection('analyst');
+    const url =
+      `jdbc:postgresql://${connection.host}:${connection.port}/${connection.database}` +
+      '?sslmode=require&ssl=true&sslfactory=org.postgresql.ssl.NonValidatingFactory' +
+      '&prepareThreshold=1&binaryTransfer=true&connectTimeout=10';
+    const run = await runCommand('/usr/bin/java', ['-cp', `${classes}:${jar}`, 'GatehouseJdbcMasking'], {
+      env: {
+        ...env,
+        GATEHOUSE_JDBC_URL: url,
+        GATEHOUSE_JDBC_USER: connection.user,
+        GATEHOUSE_JDBC_PASSWORD: connection.password,
+      },
+      timeoutMs: 60_000,
+    });
+    expect(run.stderr).toBe('');
+    const rows = expected.map((row) => `${row.id}|${row.ssn}|${row.card}`);
+    expect(run.stdout.trim().split('\n')).toEqual([...rows, ...rows, ...rows, 'done']);
+  }, 90_000);
 });

@@ -192,6 +192,11 @@ export class ResultMasking {
     if (head?.kind === 'describe') {
       this.expected.shift();
       if (head.target) head.target.description = fields;
+      // A portal's description is also its statement's (formats aside): clients that describe the
+      // portal once and then only Bind and Execute (pgjdbc) are followed with it.
+      if (head.target && 'formats' in head.target && head.target.statement) {
+        head.target.statement.description ??= fields;
+      }
     } else if (head?.kind === 'statement') {
       head.treatment = this.treatment(this.planOf(head.planned), fields);
     }
