@@ -379,4 +379,32 @@ describe('masking: results rewritten by lineage', () => {
     const rows = expected.map((row) => `${row.id}|${row.ssn}|${row.card}`);
     expect(run.stdout.trim().split('\n')).toEqual([...rows, ...rows, ...rows, 'done']);
   }, 90_000);
+
+  it('masks for psycopg 3: server-side binding, prepared statements, binary results', async () => {
+    const connection = gateway.connection('analyst');
+    const script = [
+      'import psycopg',
+      'with psycopg.connect() as conn:',
+      '    for i in range(3):',
+      "        print(conn.execute('SELECT id, ssn, card FROM people WHERE id = %s', (1,), prepare=True).fetchone())",
+      '    with conn.cursor(binary=True) as cur:',
+      "        print(cur.execute('SELECT id, ssn FROM people WHERE id = %s', (2,)).fetchone())",
+    ].join('\n');
+    const run = await runCommand('/usr/bin/python3', ['-c', script], {
+      env: {
+        PATH: process.env.PATH,
+        LANG: 'C.UTF-8',
+        PGHOST: connection.host,
+        PGPORT: String(connection.port),
+        PGUSER: connection.user,
+        PGPASSWORD: connection.password,
+        PGDATABASE: connection.database,
+        PGSSLMODE: 'require',
+      },
+      timeoutMs: 30_000,
+    });
+    expect(run.stderr).toBe('');
+    const first = `(1, '*******6789', '${expected[0]!.card}')`;
+    expect(run.stdout.trim().split('\n')).toEqual([first, first, first, "(2, '*******4321')"]);
+  });
 });
