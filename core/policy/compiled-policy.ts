@@ -1,3 +1,4 @@
+import type { Coverage } from '../approval/approval';
 import type { MaskingPolicy } from '../masking/masking-policy';
 import type { StatementClass } from '../sql/analysis';
 import type { Matcher, NameGlob } from './glob';
@@ -21,10 +22,19 @@ export interface IdentityRule {
   readonly claims: readonly { readonly claim: string; readonly match: Matcher }[];
 }
 
+/** A rule's approval workflow: approver names (groups expanded), how many, how long, what it covers. */
+export interface RuleApproval {
+  readonly approvers: readonly string[];
+  readonly needed: number;
+  readonly timeoutMs: number;
+  readonly coverage: Coverage;
+}
+
 export interface Rule {
   readonly name: string;
   readonly decision: 'deny' | 'approve';
   readonly reason: string | undefined;
+  readonly approval?: RuleApproval;
   readonly commands: ReadonlySet<string> | undefined;
   readonly classes: ReadonlySet<StatementClass> | undefined;
   readonly relations: readonly NameGlob[] | undefined;

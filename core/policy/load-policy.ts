@@ -53,12 +53,25 @@ function describe(issue: ZodIssue): string {
   return issue.message;
 }
 
-function compileRule(rule: RuleDocument): Rule {
+/** Approver names and groups, groups expanded to their approvers, without repeats. */
+function expandApprovers(names: readonly string[], document: PolicyDocument): string[] {
+  return [...new Set(names.flatMap((n) => document.approverGroups[n] ?? [n]))];
+}
+
+function compileRule(rule: RuleDocument, document: PolicyDocument): Rule {
   const when = rule.when;
+  const approval = rule.approval;
   return {
     name: rule.name,
     decision: rule.decision,
     reason: rule.reason,
+    approval: approval && {
+      approvers: expandApprovers(approval.approvers, document),
+      needed: approval.needed,
+      timeoutMs: approval.timeoutSeconds * 1000,
+      coverage:
+        approval.covers === 'once' ? { kind: 'once' } : { kind: 'window', minutes: approval.covers.minutes },
+    },
     commands: when.commands ? new Set(when.commands.map((c) => c.toUpperCase())) : undefined,
     classes: when.classes ? new Set(when.classes) : undefined,
     relations: when.relations?.map(nameGlob),
@@ -87,7 +100,7 @@ function compileGrant(grant: GrantDocument, members: Set<string>, document: Poli
     writes: grant.relations.write.map(nameGlob),
     denied: grant.relations.deny.map(nameGlob),
     functions: grant.functions.map(nameGlob),
-    rules: grant.rules.map(compileRule),
+    rules: grant.rules.map((rule) => compileRule(rule, document)),
     limits: {
       ...grant.limits,
       allowedHours: hours && {
@@ -124,6 +137,13 @@ function crossCheck(policy: PolicyDocument): { path: Path; message: string }[] {
       }
     });
   }
+  for (const [group, members] of Object.entries(policy.approverGroups)) {
+    members.forEach((member, m) => {
+      if (!(member in policy.approvers)) {
+        problems.push({ path: ['approverGroups', group, m], message: `unknown approver "${member}"` });
+      }
+    });
+  }
   const names = new Set<string>();
   policy.grants.forEach((grant, index) => {
     if (names.has(grant.name))
@@ -132,6 +152,30 @@ function crossCheck(policy: PolicyDocument): { path: Path; message: string }[] {
     grant.to.forEach((member, m) => {
       if (!identities.has(member) && !(member in policy.groups)) {
         problems.push({ path: ['grants', index, 'to', m], message: `unknown identity or group "${member}"` });
+      }
+    });
+    grant.rules.forEach((rule, r) => {
+      const approval = rule.approval;
+      if (!approval) return;
+      const at = ['grants', index, 'rules', r, 'approval'];
+      if (rule.decision !== 'approve') {
+        problems.push({ path: at, message: 'approval applies to rules whose decision is approve' });
+        return;
+      }
+      approval.approvers.forEach((approverName, a) => {
+        if (!(approverName in policy.approvers) && !(approverName in policy.approverGroups)) {
+          problems.push({
+            path: [...at, 'approvers', a],
+            message: `unknown approver or approver group "${approverName}"`,
+          });
+        }
+      });
+      const people = new Set(approval.approvers.flatMap((n) => policy.approverGroups[n] ?? [n]));
+      if (approval.needed > people.size) {
+        problems.push({
+          path: [...at, 'needed'],
+          message: `${approval.needed} approvals needed but only ${people.size} approver(s) named`,
+        });
       }
     });
     grant.masking?.rules.forEach((rule, r) => {

@@ -27,12 +27,47 @@ const identity = z
 
 const decision = z.enum(['deny', 'approve']);
 
+/** Who is asked, how many must agree, how long the statement may wait, and what an approval covers. */
+const approval = z
+  .object({
+    /** Approver names or approver groups (the policy's `approvers` and `approverGroups`). */
+    approvers: z.array(name).min(1),
+    /** Distinct approvers who must approve; one denial is enough to refuse. */
+    needed: z.number().int().min(1).default(1),
+    /** The request times out after this long without a decision. */
+    timeoutSeconds: z.number().int().min(1).max(86_400).default(900),
+    /** once: this exact statement, one time; or `{ minutes }`: the same exact statement for a while. */
+    covers: z
+      .union([z.literal('once'), z.object({ minutes: z.number().int().min(1).max(1440) }).strict()])
+      .default('once'),
+  })
+  .strict();
+
+/** A person who may approve, and where they are reached. */
+const approver = z
+  .object({
+    email: z.string().email().optional(),
+    /** Slack member id (U…). */
+    slack: z
+      .string()
+      .regex(/^[UW][A-Z0-9]+$/, 'a Slack member id (U…)')
+      .optional(),
+    /**
+     * Token identities that are this person (e.g. GitHub `actor`): they may not approve what a job
+     * run for them asks.
+     */
+    identities: z.array(identity).default([]),
+  })
+  .strict();
+
 const rule = z
   .object({
     name,
     decision,
     /** Shown to the client with the refusal. */
     reason: z.string().optional(),
+    /** For `decision: approve`: the approval workflow (without it, approval is refused as unavailable). */
+    approval: approval.optional(),
     /** Every condition given must hold; a rule with no condition matches every statement. */
     when: z
       .object({
@@ -214,6 +249,9 @@ export const policySchema = z
     unparseableStatements: z.enum(['deny', 'forward']).default('deny'),
     identities: z.record(name, identity).default({}),
     groups: z.record(name, z.array(name).min(1)).default({}),
+    /** People who may approve statements held by `decision: approve` rules. */
+    approvers: z.record(name, approver).default({}),
+    approverGroups: z.record(name, z.array(name).min(1)).default({}),
     /** Named sets of columns (`schema.relation.column` globs) that masking rules refer to. */
     dataClasses: z.record(name, z.array(z.string().min(1)).min(1)).default({}),
     grants: z.array(grant).default([]),

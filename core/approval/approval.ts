@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../audit/canonical-json';
+
+/**
+ * Just-in-time approval (issue 6): what a request is bound to, and how its state follows from the
+ * decisions recorded against it. Pure; the stores (local directory, DynamoDB) keep requests and
+ * decisions, the gateway holds or refuses the statement.
+ */
+
+/** What an approval covers: this exact statement once, or the same exact statement for a while. */
+export type Coverage = { readonly kind: 'once' } | { readonly kind: 'window'; readonly minutes: number };
+
+/** The exact statement an approval is bound to: never a fingerprint that would approve look-alikes. */
+export interface BoundStatement {
+  readonly issuer: string;
+  readonly subject: string;
+  readonly database: string;
+  /** The statement's exact text, as the client sent it. */
+  readonly text: string;
+  /** SHA-256 of each bind parameter's bytes (null for NULL), in order. */
+  readonly parameters: readonly (string | null)[];
+}
+
+/** SHA-256 over the canonical JSON of the bound statement: equal only for the very same statement. */
+export function approvalBinding(statement: BoundStatement): string {
+  return createHash('sha256')
+    .update(canonicalJson({ ...statement, parameters: [...statement.parameters] }))
+    .digest('hex');
+}
+
+export interface ApprovalRequest {
+  readonly id: string;
+  readonly binding: string;
+  /** Microseconds since the epoch. */
+  readonly requested: number;
+  readonly expires: number;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly database: string;
+  readonly grant: string;
+  readonly rule: string;
+  readonly reason: string;
+  /** The statement as the audit shows it (literals may be withheld). */
+  readonly text: string;
+  /** Approver names (groups expanded) who may decide. */
+  readonly approvers: readonly string[];
+  readonly needed: number;
+  readonly coverage: Coverage;
+  /** Approver names who may not decide this one (the human behind the job). */
+  readonly excluded: readonly string[];
+}
+
+export interface ApprovalDecision {
+  readonly request: string;
+  readonly approver: string;
+  readonly verdict: 'approved' | 'denied';
+  /** Where the decision came from: cli, page, slack, email. */
+  readonly channel: string;
+  readonly time: number;
+}
+
+export type ApprovalState =
+  | { readonly state: 'pending' }
+  | { readonly state: 'approved'; readonly by: readonly string[]; readonly until?: number }
+  | { readonly state: 'denied'; readonly by: string }
+  | { readonly state: 'timed-out' };
+
+/** Why a decision is not counted (an approver outside the group, a self-approval, a second vote). */
+export function decisionProblem(
+  request: ApprovalRequest,
+  decisions: readonly ApprovalDecision[],
+  decision: ApprovalDecision,
+): string | undefined {
+  if (!request.approvers.includes(decision.approver))
+    return `${decision.approver} is not an approver of this request`;
+  if (request.excluded.includes(decision.approver))
+    return `${decision.approver} may not approve their own work`;
+  if (decisions.some((d) => d.approver === decision.approver))
+    return `${decision.approver} has already decided`;
+  if (decision.time >= request.expires) return 'the request has timed out';
+  return undefined;
+}
+
+/**
+ * The request's state at `now`: denied by the first valid denial, approved once `needed` distinct
+ * approvers approved (for a window: until its end), timed out when neither happened in time.
+ */
+export function approvalState(
+  request: ApprovalRequest,
+  decisions: readonly ApprovalDecision[],
+  now: number,
+): ApprovalState {
+  const counted: ApprovalDecision[] = [];
+  for (const decision of [...decisions].sort((a, b) => a.time - b.time)) {
+    if (decision.request !== request.id || decisionProblem(request, counted, decision) !== undefined)
+      continue;
+    counted.push(decision);
+    if (decision.verdict === 'denied') return { state: 'denied', by: decision.approver };
+    const approvers = counted.filter((d) => d.verdict === 'approved');
+    if (approvers.length >= request.needed) {
+      const by = approvers.map((d) => d.approver);
+      if (request.coverage.kind === 'once') return { state: 'approved', by };
+      return { state: 'approved', by, until: decision.time + request.coverage.minutes * 60_000_000 };
+    }
+  }
+  return now >= request.expires ? { state: 'timed-out' } : { state: 'pending' };
+}
