@@ -83,8 +83,10 @@ export class AuditWriter {
   constructor(private readonly options: AuditWriterOptions) {
     this.now = options.now ?? (() => Date.now());
     mkdirSync(options.directory, { recursive: true, mode: 0o700 });
-    this.resume();
+    // A new writer's first period starts now; one that resumes an earlier process's spool continues
+    // from that process's last digest (its leftover records fall in between).
     this.periodStart = microseconds(this.now());
+    this.resume();
     this.flushTimer = setInterval(() => this.flush(), options.flushMs);
     this.flushTimer.unref();
     this.digestTimer = setInterval(() => void this.digest(), options.digestIntervalMs);

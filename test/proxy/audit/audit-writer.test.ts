@@ -77,4 +77,26 @@ describe('AuditWriter spool', () => {
     expect(Object.keys(digest.heads).sort()).toEqual(['s1', 's2']);
     writer.detach();
   });
+
+  it('continues the time coverage of the process whose spool it resumes, however long the restart took', async () => {
+    const directory = path.join(mkdtempSync(path.join(os.tmpdir(), 'gh-spool-')), 'w0');
+    let clock = 1_000_000;
+    const now = () => clock;
+    const first = manualAuditWriter(directory, signer, { writer: 'w0', now });
+    first.append<StatementRecord>('s1', statementBody('SELECT 1'));
+    clock += 500;
+    await first.digest();
+    first.append<StatementRecord>('s1', statementBody('SELECT 2'));
+    first.flush();
+    first.detach(); // a crash: records after the last digest stay in the open chunk
+    clock += 5_000; // a restart that takes five seconds
+    const second = manualAuditWriter(directory, signer, { writer: 'w0', now });
+    clock += 500;
+    await second.digest();
+    const digests = [0, 1].map(
+      (n) => JSON.parse(readFileSync(path.join(directory, `digest-${n}.json`), 'utf8')) as Digest,
+    );
+    expect(digests[1]!.from).toBe(digests[0]!.to);
+    second.detach();
+  });
 });
