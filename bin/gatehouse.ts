@@ -30,6 +30,8 @@ Usage:
   gatehouse verify [--store DIR | --s3 BUCKET[/PREFIX]] [--table TABLE] [--public-key FILE] [--home .gatehouse] [--json]
       Verifies an audit store offline: every record, chunk and signed digest. Exit code 1 when
       anything was changed, removed, reordered or inserted.
+  gatehouse approvals list | (approve | deny) REQUEST --as APPROVER [--home .gatehouse | --directory DIR]
+      Statements that need approval (non-interactive: the client runs them again once approved).
   gatehouse sessions list [--home .gatehouse | --directory DIR | --table TABLE [--region R]] [--json]
       Lists the live sessions of every gateway process that publishes to the session registry.
   gatehouse sessions kill (--session ID | --subject SUBJECT [--issuer ISSUER]) [--by NAME] [--wait 10]
@@ -188,6 +190,10 @@ async function main(): Promise<void> {
     case 'sessions': {
       const { sessionsCommand, SessionsUsageError } = await import('./sessions-command.js');
       return runCommand(sessionsCommand, SessionsUsageError, rest);
+    }
+    case 'approvals': {
+      const { approvalsCommand, ApprovalsUsageError } = await import('./approvals-command.js');
+      return runCommand(approvalsCommand, ApprovalsUsageError, rest);
     }
     case 'replay': {
       const { replayCommand, ReplayUsageError } = await import('./replay-command.js');

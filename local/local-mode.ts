@@ -137,6 +137,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     },
     masking: { tokenKeyFile: ensureMaskingTokenKey(path.join(home, 'keys', 'masking-token.key')) },
     sessions: { directory: path.join(home, 'sessions') },
+    approvals: { directory: path.join(home, 'approvals') },
     health: { host: '127.0.0.1', port: options.healthPort, emfIntervalMs: 0 },
     cancel: {},
     drainMs: 5000,

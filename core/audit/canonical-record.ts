@@ -18,6 +18,7 @@ export interface ChainLinks {
 function statementCanonical(body: RecordBody<StatementRecord>, links: ChainLinks): string {
   const { outcome } = body;
   return JSON.stringify({
+    approval: body.approval && { by: body.approval.by, id: body.approval.id },
     bytesIn: body.bytesIn,
     bytesOut: body.bytesOut,
     class: body.class,

@@ -60,6 +60,8 @@ export interface StatementRecord extends RecordBase {
   writes?: string[];
   decision: 'allowed' | 'refused' | 'approved' | 'denied' | 'timed-out';
   rule?: string;
+  /** The approval request the statement ran under (with who approved it), or was refused pending. */
+  approval?: { id: string; by?: string[] };
   outcome: { tag?: string; rows?: number; sqlstate?: string; suspended?: boolean };
   bytesIn: number;
   bytesOut: number;

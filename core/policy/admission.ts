@@ -27,3 +27,10 @@ export function grantFor(policy: CompiledPolicy, identity: Identity, database: s
     (grant) => grant.databases(database) && names.some((name) => grant.members.has(name)),
   );
 }
+
+/** Approvers who are the person behind this token (GitHub's actor…): they may not approve its requests. */
+export function approversBehind(policy: CompiledPolicy, identity: Identity): string[] {
+  return policy.approvers
+    .filter((approver) => approver.identities.some((rule) => matches(rule, identity)))
+    .map((approver) => approver.name);
+}

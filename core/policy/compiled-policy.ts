@@ -10,6 +10,8 @@ export interface CompiledPolicy {
   readonly unparseableStatements: 'deny' | 'forward';
   readonly identities: readonly IdentityRule[];
   readonly grants: readonly Grant[];
+  /** People who may approve, with the token identities that are them (for self-approval checks). */
+  readonly approvers: readonly { readonly name: string; readonly identities: readonly IdentityRule[] }[];
   readonly databases: PolicyDocument['databases'];
   readonly tests: readonly PolicyTestDocument[];
   /** SHA-256 of the policy file's bytes: which policy decided, for the audit trail. */

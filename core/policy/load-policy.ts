@@ -4,7 +4,13 @@ import type { ZodIssue } from 'zod';
 import { compileMasking } from '../masking/masking-policy';
 import type { CompiledPolicy, Grant, IdentityRule, Rule } from './compiled-policy';
 import { anyOf, nameGlob, textGlob } from './glob';
-import { type GrantDocument, type PolicyDocument, policySchema, type RuleDocument } from './schema';
+import {
+  type GrantDocument,
+  type IdentityDocument,
+  type PolicyDocument,
+  policySchema,
+  type RuleDocument,
+} from './schema';
 
 /** One thing wrong with a policy file, located at its line and column (1-based). */
 export interface PolicyProblem {
@@ -252,13 +258,20 @@ export function loadPolicy(source: string): PolicyLoad {
       })),
     };
   }
-  const identities: IdentityRule[] = Object.entries(document.identities).map(([name, identity]) => ({
+  const identityRule = (name: string, identity: IdentityDocument): IdentityRule => ({
     name,
     issuer: identity.issuer,
     claims: Object.entries(identity.claims).map(([claim, expected]) => ({
       claim,
       match: anyOf((Array.isArray(expected) ? expected : [expected]).map((value) => textGlob(String(value)))),
     })),
+  });
+  const identities: IdentityRule[] = Object.entries(document.identities).map(([name, identity]) =>
+    identityRule(name, identity),
+  );
+  const approvers = Object.entries(document.approvers).map(([name, approver]) => ({
+    name,
+    identities: approver.identities.map((identity, i) => identityRule(`${name}#${i}`, identity)),
   }));
   const grants = document.grants.map((grant) => {
     const members = new Set<string>();
@@ -272,6 +285,7 @@ export function loadPolicy(source: string): PolicyLoad {
       unparseableStatements: document.unparseableStatements,
       identities,
       grants,
+      approvers,
       databases: document.databases,
       tests: document.tests,
       digest: createHash('sha256').update(source).digest('hex'),

@@ -159,6 +159,17 @@ export const gatewayConfigSchema = z
           .default(4 * MiB),
       })
       .strict(),
+    /**
+     * Approvals (README, "Approvals"): where requests and decisions are kept. Without it, statements
+     * whose rule needs approval are refused.
+     */
+    approvals: z
+      .object({
+        /** A directory shared by the gateway's processes and `gatehouse approvals` (local mode). */
+        directory: z.string().min(1),
+      })
+      .strict()
+      .optional(),
     /** Masking (README, "Masking"): the rules are in the policy; the token key is configuration. */
     masking: z
       .object({

@@ -125,7 +125,7 @@ export class RelayAudit {
    * shared store before the Query is forwarded (the relay holds it meanwhile); undefined otherwise.
    */
   strictBeforeQuery(text: string, decided: AuditedDecision): Promise<void> | undefined {
-    if (!this.strict || decided.decision !== 'allowed') return undefined;
+    if (!this.strict || (decided.decision !== 'allowed' && decided.decision !== 'approved')) return undefined;
     const statements = decided.statements ?? [];
     const strictOnes = statements.filter((s) => this.strict!.classes.has(s.class));
     if (strictOnes.length === 0) return undefined;
@@ -140,7 +140,8 @@ export class RelayAudit {
     if (!this.strict) return undefined;
     const prepared = this.tracker.prepared(statementName);
     const analysis = prepared?.decided.statements?.[0];
-    if (!prepared || !analysis || prepared.decided.decision !== 'allowed') return undefined;
+    if (!prepared || !analysis) return undefined;
+    if (prepared.decided.decision !== 'allowed' && prepared.decided.decision !== 'approved') return undefined;
     if (!this.strict.classes.has(analysis.class)) return undefined;
     return this.strict.store.put([this.strictItem(prepared.text, prepared.sha256, analysis)]);
   }

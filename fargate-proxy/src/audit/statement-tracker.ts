@@ -20,6 +20,8 @@ export interface AuditedDecision {
    * values, so the record keeps neither (the text loses its literals, parameters their hashes).
    */
   withholdLiterals?: boolean;
+  /** The approval request the statement ran under, or was refused pending, and who approved it. */
+  approval?: { id: string; by?: readonly string[] };
 }
 
 /**
@@ -287,6 +289,10 @@ export class StatementTracker {
       writes: names?.writes,
       decision: decided.decision,
       rule: decided.rule,
+      approval: decided.approval && {
+        id: decided.approval.id,
+        by: decided.approval.by && [...decided.approval.by],
+      },
       outcome,
       bytesIn: execution.bytesIn,
       bytesOut,

@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Operand } from '../../../core/masking/expression-lineage';
 import { readsMaskedRelation } from '../../../core/masking/masking-policy';
+import { approversBehind } from '../../../core/policy/admission';
 import { withinAllowedHours } from '../../../core/policy/allowed-hours';
 import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
 import { type Decision, decide, dependsOnParameters } from '../../../core/policy/decide';
 import type { Analysis, StatementAnalysis } from '../../../core/sql/analysis';
+import type { ApprovalCase, ApprovalDesk } from '../approval/approval-desk';
+import { redact } from '../audit/redaction';
 import type { AuditedDecision } from '../audit/statement-tracker';
+import { sha256 } from '../audit/statement-tracker';
 import type { MaskingPlanner, PlannedStatement } from '../masking/masking-planner';
 import { ResultMasking } from '../masking/result-masking';
 import { substituteParameters, substituteTokens } from '../masking/token-substitution';
@@ -24,6 +28,8 @@ export interface SessionPolicyContext {
   maskingTokenKey?: Buffer;
   /** Tokens issued, for rules whose clients may filter with them (`token-equality`). */
   tokenVault?: TokenVault;
+  /** Where statements that need approval are decided; absent: such statements are refused. */
+  approvals?: ApprovalDesk;
   /** Longest statement analysed, in characters; longer ones are refused. */
   maxStatementChars: number;
   now: () => Date;
@@ -66,6 +72,13 @@ export class SessionPolicy implements StatementGate {
   lastRewrite: string | undefined;
   /** The last Bind decided, with token parameters turned into values. */
   lastBindRewrite: BindMessage | undefined;
+  /** The last Bind, when it runs under an approval: the decision the audit records for it. */
+  lastBindApproval: AuditedDecision | undefined;
+  /** Prepared statements that need approval: decided at each Bind, with its parameters. */
+  private readonly approvalAtBind = new Map<
+    string,
+    { approvalCase: ApprovalCase; decided: AuditedDecision }
+  >();
   /** Prepared statements whose parameters compare masked columns with tokens: their numbers. */
   private readonly tokenParameters = new Map<string, readonly number[]>();
 
@@ -146,6 +159,14 @@ export class SessionPolicy implements StatementGate {
   /** The rest of the decision of a statement that depends on its parameters (read as text). */
   onBind(bind: BindMessage): Refusal | undefined {
     this.lastBindRewrite = undefined;
+    this.lastBindApproval = undefined;
+    const atBind = this.approvalAtBind.get(bind.statementName);
+    if (atBind) {
+      const parameters = bind.parameters.map((value) => (value === null ? null : sha256(value)));
+      const refused = this.approve(atBind.approvalCase, parameters, atBind.decided);
+      if (refused) return refused;
+      this.lastBindApproval = this.lastDecision;
+    }
     const tokens = this.tokenParameters.get(bind.statementName);
     if (tokens && this.context.tokenVault) {
       const substituted = substituteParameters(bind, tokens, this.context.tokenVault);
@@ -180,7 +201,10 @@ export class SessionPolicy implements StatementGate {
     const grant = this.currentGrant;
     this.lastMasking = undefined;
     this.lastRewrite = undefined;
-    if (statementName !== undefined) this.tokenParameters.delete(statementName);
+    if (statementName !== undefined) {
+      this.tokenParameters.delete(statementName);
+      this.approvalAtBind.delete(statementName);
+    }
     if (sql.length > this.context.maxStatementChars) {
       this.lastDecision = { decision: 'refused', rule: 'statement-size' };
       return {
@@ -217,7 +241,21 @@ export class SessionPolicy implements StatementGate {
         ? decide(this.policy, grant, analysis, this.prepared)
         : cachedDecision(this.policy, grant, analysis);
     this.lastDecision = audited(decision, analysis);
-    if (decision.outcome !== 'allow') return refusalFor(decision, grant);
+    if (decision.outcome === 'approve') {
+      const approvalCase = this.approvalCase(decision, grant, sql);
+      if (!approvalCase) return refusalFor(decision, grant);
+      const decided = this.lastDecision!;
+      if (statementName !== undefined) {
+        // Extended protocol: each execution is approved at its Bind, with its parameters.
+        this.approvalAtBind.set(statementName, { approvalCase, decided });
+        this.lastDecision = { ...decided, decision: 'allowed' };
+      } else {
+        const refused = this.approve(approvalCase, [], decided);
+        if (refused) return refused;
+      }
+    } else if (decision.outcome !== 'allow') {
+      return refusalFor(decision, grant);
+    }
     const masked = this.maskingVerdict(grant, sql, analysis, statementName);
     if (masked !== undefined) return masked;
     if (deferred) this.awaitingBind.set(statementName, analysis);
@@ -283,6 +321,37 @@ export class SessionPolicy implements StatementGate {
     }
     this.lastMasking = plans;
     return undefined;
+  }
+
+  /** A statement the policy sends for approval, when the rule has an approval workflow and one runs here. */
+  private approvalCase(decision: Decision, grant: Grant, sql: string): ApprovalCase | undefined {
+    const rule = grant.rules.find((r) => r.name === decision.rule);
+    if (!this.context.approvals || !rule?.approval) return undefined;
+    return {
+      issuer: this.identity.issuer,
+      subject: this.identity.subject,
+      database: this.database,
+      text: sql,
+      parameters: [],
+      grant: grant.name,
+      rule: rule.name,
+      reason: decision.reason,
+      shown: redact(sql).text,
+      approval: rule.approval,
+      excluded: approversBehind(this.policy, this.identity),
+    };
+  }
+
+  /** Runs the statement if an approval of it is there to use; otherwise refuses with the request. */
+  private approve(
+    approvalCase: ApprovalCase,
+    parameters: readonly (string | null)[],
+    decided: AuditedDecision,
+  ): Refusal | undefined {
+    const outcome = this.context.approvals!.decide({ ...approvalCase, parameters });
+    const approval = { id: outcome.request.id, ...(outcome.allowed ? { by: outcome.by } : {}) };
+    this.lastDecision = { ...decided, decision: outcome.allowed ? 'approved' : 'refused', approval };
+    return outcome.allowed ? undefined : outcome.refusal;
   }
 
   /** Remembers what SQL PREPARE defines, so a later EXECUTE is decided by it. */

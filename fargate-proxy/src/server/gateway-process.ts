@@ -4,6 +4,8 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { PolicyReloadRecord } from '../../../core/audit/records';
+import { ApprovalDesk } from '../approval/approval-desk';
+import { LocalApprovalStore } from '../approval/local-approval-store';
 import { AuditWriter } from '../audit/audit-writer';
 import { FailureThrottle } from '../auth/failure-throttle';
 import { JwksTokenVerifier } from '../auth/token-verifier';
@@ -172,6 +174,7 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
     masking: masking.planner,
     maskingTokenKey,
     tokenVault: new TokenVault(TOKEN_VAULT_ENTRIES),
+    approvals: config.approvals && new ApprovalDesk(new LocalApprovalStore(config.approvals.directory)),
     maxStatementChars: config.policy.maxStatementBytes,
     now,
   });

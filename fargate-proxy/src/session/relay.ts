@@ -492,7 +492,9 @@ export class Relay implements IdleCandidate {
         return undefined;
       }
     }
-    audit?.bind(bind, refused);
+    // An execution approved at its Bind is recorded under that approval.
+    const approved = held ? undefined : gate?.lastBindApproval;
+    audit?.bind(bind, refused ?? approved);
     gate?.masking?.bind(bind.portal, bind.statementName, bind.resultFormats);
     if (!refusal) {
       const rewrite = gate?.lastBindRewrite;

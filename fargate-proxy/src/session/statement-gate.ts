@@ -58,6 +58,8 @@ export interface StatementGate {
   readonly lastRewrite?: string;
   /** The last Bind allowed, rewritten: forwarded instead. */
   readonly lastBindRewrite?: BindMessage;
+  /** The last Bind, when it runs under an approval: the decision the audit records for it. */
+  readonly lastBindApproval?: AuditedDecision;
 }
 
 export function refusalFields(refusal: Refusal): PgErrorFields {

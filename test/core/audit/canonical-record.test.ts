@@ -32,6 +32,8 @@ const variants: Partial<RecordBody<StatementRecord>>[] = [
   { outcome: { tag: 'INSERT 0 3', rows: 3, sqlstate: undefined } },
   { text: "SELECT '\"\\\u2028 ünïcode'", writes: ['public.a', 'x."quoted.name"'] },
   { masking: { columns: [{ values: 2, rule: 'ssn', name: 'ssn' } as never] } },
+  { approval: { id: 'apr-1', by: ['bob', 'alice'] }, decision: 'approved' },
+  { approval: { id: 'apr-2' }, decision: 'refused' },
   { masking: { withheld: 'a reason', columns: [] } as never, outcome: { sqlstate: '42501' } },
 ];
 

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  type ApprovalDecision,
+  type ApprovalRequest,
+  type ApprovalState,
+  approvalState,
+  decisionProblem,
+} from '../../../core/approval/approval';
+
+/**
+ * Approval requests and decisions in a directory, shared by every process of a local gateway and the
+ * `gatehouse approvals` command: `request-ID.json`, `decision-ID-APPROVER.json` (created exclusively:
+ * one decision per approver) and `used-ID` (created exclusively: an approval that covers one run is
+ * used once, by one session). Synchronous: local files answer at once.
+ */
+export class LocalApprovalStore {
+  constructor(private readonly directory: string) {
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+  }
+
+  private file(name: string): string {
+    return path.join(this.directory, name);
+  }
+
+  private readJson<T>(name: string): T | undefined {
+    try {
+      return JSON.parse(readFileSync(this.file(name), 'utf8')) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  requests(): ApprovalRequest[] {
+    return readdirSync(this.directory)
+      .filter((f) => /^request-[\w-]+\.json$/.test(f))
+      .map((f) => this.readJson<ApprovalRequest>(f))
+      .filter((r): r is ApprovalRequest => r !== undefined)
+      .sort((a, b) => a.requested - b.requested);
+  }
+
+  request(id: string): ApprovalRequest | undefined {
+    if (!/^[\w-]+$/.test(id)) return undefined;
+    return this.readJson<ApprovalRequest>(`request-${id}.json`);
+  }
+
+  decisions(id: string): ApprovalDecision[] {
+    return readdirSync(this.directory)
+      .filter((f) => f.startsWith(`decision-${id}-`) && f.endsWith('.json'))
+      .map((f) => this.readJson<ApprovalDecision>(f))
+      .filter((d): d is ApprovalDecision => d !== undefined);
+  }
+
+  state(request: ApprovalRequest, now: number): ApprovalState {
+    return approvalState(request, this.decisions(request.id), now);
+  }
+
+  used(id: string): boolean {
+    return readdirSync(this.directory).includes(`used-${id}`);
+  }
+
+  /** Opens a request; written whole (a temporary file renamed) so a reader never sees half of one. */
+  open(draft: Omit<ApprovalRequest, 'id'>): ApprovalRequest {
+    const request: ApprovalRequest = { ...draft, id: `apr-${randomBytes(6).toString('hex')}` };
+    const temporary = this.file(`.request-${request.id}.tmp`);
+    writeFileSync(temporary, `${JSON.stringify(request)}\n`, { mode: 0o600 });
+    renameSync(temporary, this.file(`request-${request.id}.json`));
+    return request;
+  }
+
+  /** Records a decision; refused when it would not count (see decisionProblem) or was made already. */
+  decide(decision: ApprovalDecision): { ok: true } | { ok: false; problem: string } {
+    const request = this.request(decision.request);
+    if (!request) return { ok: false, problem: `no approval request ${decision.request}` };
+    const problem = decisionProblem(request, this.decisions(request.id), decision);
+    if (problem) return { ok: false, problem };
+    const name = `decision-${request.id}-${decision.approver.replace(/[^\w.@-]/g, '_')}.json`;
+    try {
+      writeFileSync(this.file(name), `${JSON.stringify(decision)}\n`, { flag: 'wx', mode: 0o600 });
+    } catch {
+      return { ok: false, problem: `${decision.approver} has already decided` };
+    }
+    return { ok: true };
+  }
+
+  /** Marks a once-only approval used; false when another session used it first. */
+  use(id: string): boolean {
+    try {
+      writeFileSync(this.file(`used-${id}`), '', { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
