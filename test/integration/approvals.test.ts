@@ -1,6 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import type { StatementRecord } from '../../core/audit/records';
+import { readLocalStore } from '../../fargate-proxy/src/audit/local-store';
 import { testHome, testIssuer } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { runCommand } from '../support/run-command';
@@ -47,6 +49,7 @@ grants:
 describe('approvals (non-interactive)', () => {
   let gateway: TestGateway;
   let directory: string;
+  let auditDirectory: string;
   let client: Client;
 
   /** A session whose token says the job was started by `actor`. */
@@ -77,7 +80,12 @@ describe('approvals (non-interactive)', () => {
 
   beforeAll(async () => {
     directory = mkdtempSync(path.join(testHome(), 'approvals-'));
-    gateway = await startTestGateway({ policy: { file: writeTestPolicy(POLICY) }, approvals: { directory } });
+    auditDirectory = mkdtempSync(path.join(testHome(), 'approvals-audit-'));
+    gateway = await startTestGateway({
+      policy: { file: writeTestPolicy(POLICY) },
+      approvals: { directory },
+      audit: { directory: auditDirectory },
+    });
     client = await connect('carol');
   });
 
@@ -111,6 +119,17 @@ describe('approvals (non-interactive)', () => {
     await expect(client.query('DROP TABLE approval_other')).rejects.toMatchObject({ code: '42501' });
     await expect(client.query('DROP TABLE  approval_target')).rejects.toMatchObject({ code: '42501' });
     await client.query('DROP TABLE approval_target');
+    // The audit trail links the statement to its request and approver, and the refusals to the request.
+    const statements = readLocalStore(auditDirectory)
+      .flatMap((writer) => [...writer.chunks.values()])
+      .flatMap((bytes) => bytes.toString('utf8').split('\n').filter(Boolean))
+      .map((line) => JSON.parse(line) as StatementRecord)
+      .filter((record) => record.type === 'statement' && record.text === 'DROP TABLE approval_target');
+    expect(statements.map((r) => [r.decision, r.approval])).toEqual([
+      ['refused', { id }],
+      ['refused', { id }],
+      ['approved', { id, by: ['alice'] }],
+    ]);
     await client.query('CREATE TABLE approval_target (id int)');
     const used = await client.query('DROP TABLE approval_target').catch((error: Error) => error);
     expect(requestOf(used)).not.toBe(id);
