@@ -61,6 +61,7 @@ export interface ApprovalDecision {
 
 export type ApprovalState =
   | { readonly state: 'pending' }
+  | { readonly state: 'cancelled' }
   | { readonly state: 'approved'; readonly by: readonly string[]; readonly until?: number }
   | { readonly state: 'denied'; readonly by: string }
   | { readonly state: 'timed-out' };
@@ -83,12 +84,14 @@ export function decisionProblem(
 
 /**
  * The request's state at `now`: denied by the first valid denial, approved once `needed` distinct
- * approvers approved (for a window: until its end), timed out when neither happened in time.
+ * approvers approved (for a window: until its end), cancelled when the client gave up waiting, timed
+ * out when none of these happened in time.
  */
 export function approvalState(
   request: ApprovalRequest,
   decisions: readonly ApprovalDecision[],
   now: number,
+  cancelled = false,
 ): ApprovalState {
   const counted: ApprovalDecision[] = [];
   for (const decision of [...decisions].sort((a, b) => a.time - b.time)) {
@@ -103,5 +106,6 @@ export function approvalState(
       return { state: 'approved', by, until: decision.time + request.coverage.minutes * 60_000_000 };
     }
   }
+  if (cancelled) return { state: 'cancelled' };
   return now >= request.expires ? { state: 'timed-out' } : { state: 'pending' };
 }

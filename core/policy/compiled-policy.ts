@@ -30,6 +30,8 @@ export interface RuleApproval {
   readonly needed: number;
   readonly timeoutMs: number;
   readonly coverage: Coverage;
+  /** Hold the statement until the decision (true), or refuse it at once with the request (false). */
+  readonly wait: boolean;
 }
 
 export interface Rule {

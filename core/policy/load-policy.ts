@@ -75,6 +75,7 @@ function compileRule(rule: RuleDocument, document: PolicyDocument): Rule {
       approvers: expandApprovers(approval.approvers, document),
       needed: approval.needed,
       timeoutMs: approval.timeoutSeconds * 1000,
+      wait: approval.wait,
       coverage:
         approval.covers === 'once' ? { kind: 'once' } : { kind: 'window', minutes: approval.covers.minutes },
     },

@@ -36,6 +36,12 @@ const approval = z
     needed: z.number().int().min(1).default(1),
     /** The request times out after this long without a decision. */
     timeoutSeconds: z.number().int().min(1).max(86_400).default(900),
+    /**
+     * true: the statement waits on the wire for the decision (the client gets notices meanwhile);
+     * false (non-interactive): it is refused at once with the request id, and runs when retried after
+     * approval.
+     */
+    wait: z.boolean().default(true),
     /** once: this exact statement, one time; or `{ minutes }`: the same exact statement for a while. */
     covers: z
       .union([z.literal('once'), z.object({ minutes: z.number().int().min(1).max(1440) }).strict()])

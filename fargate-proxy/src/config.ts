@@ -167,6 +167,8 @@ export const gatewayConfigSchema = z
       .object({
         /** A directory shared by the gateway's processes and `gatehouse approvals` (local mode). */
         directory: z.string().min(1),
+        /** How often a held statement's request is looked at. */
+        pollMs: z.number().int().min(10).default(250),
       })
       .strict()
       .optional(),
@@ -336,6 +338,8 @@ export const gatewayConfigSchema = z
         authTimeoutMs: z.number().int().positive().default(15_000), // 15 seconds
         /** A session with no traffic for this long, and no statement running, is closed; 0 disables. */
         idleTimeoutMs: z.number().int().min(0).default(3_600_000), // 1 hour
+        /** How often a client whose statement waits for approval gets a reminder notice. */
+        approvalNoticeMs: z.number().int().min(50).default(30_000),
         maxConnections: z.number().int().positive().default(10_000),
         /** Failed authentications from one address within `authFailureWindowMs` before it is refused. */
         maxAuthFailures: z.number().int().positive().default(20),

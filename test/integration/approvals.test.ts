@@ -33,12 +33,22 @@ grants:
         decision: approve
         reason: dropping a table needs a DBA
         when: { commands: [DROP TABLE] }
-        approval: { approvers: [dba], timeoutSeconds: 3 }
+        approval: { approvers: [dba], timeoutSeconds: 3, wait: false }
       - name: deletes-need-a-dba
         decision: approve
         reason: deleting rows needs a DBA
         when: { commands: [DELETE] }
-        approval: { approvers: [dba], timeoutSeconds: 60 }
+        approval: { approvers: [dba], timeoutSeconds: 60, wait: false }
+      - name: truncates-wait-for-a-dba
+        decision: approve
+        reason: truncating a table needs a DBA
+        when: { commands: [TRUNCATE] }
+        approval: { approvers: [dba], timeoutSeconds: 2 }
+      - name: updates-wait-for-a-dba
+        decision: approve
+        reason: updating rows needs a DBA
+        when: { commands: [UPDATE] }
+        approval: { approvers: [dba], timeoutSeconds: 30 }
 `;
 
 /**
@@ -46,7 +56,7 @@ grants:
  * the id of a request; an approver answers with `gatehouse approvals`; the same exact statement run
  * again passes once, a different one does not; a denial names the approver; a request times out.
  */
-describe('approvals (non-interactive)', () => {
+describe('approvals', () => {
   let gateway: TestGateway;
   let directory: string;
   let auditDirectory: string;
@@ -83,8 +93,9 @@ describe('approvals (non-interactive)', () => {
     auditDirectory = mkdtempSync(path.join(testHome(), 'approvals-audit-'));
     gateway = await startTestGateway({
       policy: { file: writeTestPolicy(POLICY) },
-      approvals: { directory },
+      approvals: { directory, pollMs: 50 },
       audit: { directory: auditDirectory },
+      limits: { approvalNoticeMs: 200 },
     });
     client = await connect('carol');
   });
@@ -171,5 +182,93 @@ describe('approvals (non-interactive)', () => {
     expect(deleted.rowCount).toBe(1);
     const rows = await client.query('SELECT id FROM approval_rows ORDER BY id');
     expect(rows.rows).toEqual([{ id: 2 }]);
+  });
+
+  /** Waits until a request for `text` is pending, and returns its id. */
+  async function pendingRequest(text: string): Promise<string> {
+    for (let i = 0; i < 100; i++) {
+      const listed = await cli('list', '--json');
+      const found = (JSON.parse(listed.stdout) as { id: string; state: string; text: string }[]).find(
+        (r) => r.text === text && r.state === 'pending',
+      );
+      if (found) return found.id;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`no pending request for ${text}`);
+  }
+
+  it('holds a statement on the wire, tells the client, and runs it once approved', async () => {
+    const held = await connect('dave');
+    const notices: string[] = [];
+    held.on('notice', (notice) => notices.push(notice.message ?? ''));
+    try {
+      await held.query(
+        'CREATE TABLE IF NOT EXISTS approval_held (id int); INSERT INTO approval_held VALUES (1)',
+      );
+      const running = held.query('TRUNCATE TABLE approval_held');
+      const id = await pendingRequest('TRUNCATE TABLE approval_held');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect((await cli('approve', id, '--as', 'bob')).code).toBe(0);
+      await running;
+      expect(notices[0]).toMatch(
+        new RegExp(`approval required: truncating a table needs a DBA; request ${id}`),
+      );
+      // Reminders came while it waited.
+      expect(notices.length).toBeGreaterThan(1);
+      expect((await held.query('SELECT count(*)::int AS n FROM approval_held')).rows).toEqual([{ n: 0 }]);
+    } finally {
+      await held.end();
+    }
+  });
+
+  it('answers a held statement with the denial', async () => {
+    const held = await connect('dave');
+    try {
+      await held.query('CREATE TABLE IF NOT EXISTS approval_held2 (id int)');
+      const denied = held.query('TRUNCATE TABLE approval_held2').catch((error: Error) => error);
+      const id = await pendingRequest('TRUNCATE TABLE approval_held2');
+      await cli('deny', id, '--as', 'alice');
+      expect(await denied).toMatchObject({
+        code: '42501',
+        message: expect.stringMatching(/^approval denied by alice/),
+      });
+      // The session goes on.
+      await expect(held.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
+    } finally {
+      await held.end();
+    }
+  });
+
+  it('times a held statement out, and withdraws the request of a client that disconnects', async () => {
+    const held = await connect('dave');
+    await held.query('CREATE TABLE IF NOT EXISTS approval_held3 (id int)');
+    const timedOut = await held.query('TRUNCATE TABLE approval_held3').catch((error: Error) => error);
+    expect(timedOut).toMatchObject({ code: '42501', message: expect.stringMatching(/^approval timed out/) });
+    // A client that gives up while held: its request is cancelled, and no approval can use it.
+    const running = held.query('UPDATE approval_held3 SET id = 2').catch((error: Error) => error);
+    const id = await pendingRequest('UPDATE approval_held3 SET id = 2');
+    await held.end().catch(() => undefined);
+    await running;
+    for (let i = 0; i < 40 && !(await cli('list')).stdout.includes(`${id}  cancelled`); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await cli('list')).stdout).toContain(`${id}  cancelled`);
+  }, 20_000);
+
+  it('holds an extended-protocol execution at its Bind, with what follows it in order', async () => {
+    const held = await connect('dave');
+    try {
+      await held.query(
+        'CREATE TABLE IF NOT EXISTS approval_held4 (id int); INSERT INTO approval_held4 VALUES (1)',
+      );
+      const update = held.query({ text: 'UPDATE approval_held4 SET id = $1', values: [5] });
+      const after = held.query('SELECT id FROM approval_held4');
+      const id = await pendingRequest('UPDATE approval_held4 SET id = $1');
+      await cli('approve', id, '--as', 'alice');
+      expect((await update).rowCount).toBe(1);
+      expect((await after).rows).toEqual([{ id: 5 }]);
+    } finally {
+      await held.end();
+    }
   });
 });

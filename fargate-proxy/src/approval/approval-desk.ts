@@ -17,7 +17,13 @@ export interface ApprovalCase extends BoundStatement {
 
 export type ApprovalOutcome =
   | { readonly allowed: true; readonly request: ApprovalRequest; readonly by: readonly string[] }
-  | { readonly allowed: false; readonly refusal: Refusal; readonly request: ApprovalRequest };
+  | {
+      readonly allowed: false;
+      readonly refusal: Refusal;
+      readonly request: ApprovalRequest;
+      /** The request still waits for its approvers. */
+      readonly pending: boolean;
+    };
 
 function microseconds(ms: number): number {
   return Math.round(ms * 1000);
@@ -31,8 +37,63 @@ function microseconds(ms: number): number {
 export class ApprovalDesk {
   constructor(
     private readonly store: LocalApprovalStore,
+    /** How often a held statement's request is looked at. */
+    private readonly pollMs = 250,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /**
+   * A held statement asked about again: what became of its own request (it is never replaced by a
+   * new one: a timeout or denial is the answer).
+   */
+  decideHeld(id: string): ApprovalOutcome | undefined {
+    const request = this.store.request(id);
+    if (!request) return undefined;
+    const state = this.store.state(request, microseconds(this.now()));
+    switch (state.state) {
+      case 'approved':
+        if (request.coverage.kind === 'once' && !this.store.use(request.id)) return undefined;
+        return { allowed: true, request, by: state.by };
+      case 'pending':
+        return { allowed: false, request, pending: true, refusal: this.waiting(request) };
+      case 'denied':
+        return { allowed: false, request, pending: false, refusal: this.denied(request, state.by) };
+      default:
+        return {
+          allowed: false,
+          request,
+          pending: false,
+          refusal: {
+            sqlstate: '42501',
+            message: `approval ${state.state === 'cancelled' ? 'was cancelled' : 'timed out'}: ${request.reason} (request ${request.id})`,
+            detail: `grant "${request.grant}", rule "${request.rule}"`,
+          },
+        };
+    }
+  }
+
+  /** Resolves once the request is no longer pending (or `gone` says the client stopped waiting). */
+  async decided(id: string, gone: () => boolean): Promise<void> {
+    for (;;) {
+      const request = this.store.request(id);
+      if (!request || gone()) return;
+      if (this.store.state(request, microseconds(this.now())).state !== 'pending') return;
+      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+    }
+  }
+
+  /** The client stopped waiting: the request is withdrawn. */
+  cancel(id: string): void {
+    const request = this.store.request(id);
+    if (request && this.store.state(request, microseconds(this.now())).state === 'pending')
+      this.store.cancel(id);
+  }
+
+  /** The notice a held client gets: what it waits for, who was asked, until when. */
+  notice(request: ApprovalRequest): string {
+    const until = new Date(request.expires / 1000).toISOString();
+    return `approval required: ${request.reason}; request ${request.id} was sent to ${request.approvers.join(', ')}; the statement waits until ${until}`;
+  }
 
   decide(approvalCase: ApprovalCase): ApprovalOutcome {
     const now = microseconds(this.now());
@@ -49,17 +110,11 @@ export class ApprovalDesk {
         if (usable) return { allowed: true, request, by: state.by };
         continue;
       }
-      if (state.state === 'pending') return { allowed: false, request, refusal: this.waiting(request) };
+      if (state.state === 'pending') {
+        return { allowed: false, request, pending: true, refusal: this.waiting(request) };
+      }
       if (state.state === 'denied' && now < request.expires) {
-        return {
-          allowed: false,
-          request,
-          refusal: {
-            sqlstate: '42501',
-            message: `approval denied by ${state.by}: ${request.reason} (request ${request.id})`,
-            detail: `grant "${request.grant}", rule "${request.rule}"`,
-          },
-        };
+        return { allowed: false, request, pending: false, refusal: this.denied(request, state.by) };
       }
     }
     const { approval } = approvalCase;
@@ -79,7 +134,15 @@ export class ApprovalDesk {
       coverage: approval.coverage,
       excluded: approvalCase.excluded,
     });
-    return { allowed: false, request, refusal: this.waiting(request) };
+    return { allowed: false, request, pending: true, refusal: this.waiting(request) };
+  }
+
+  private denied(request: ApprovalRequest, by: string): Refusal {
+    return {
+      sqlstate: '42501',
+      message: `approval denied by ${by}: ${request.reason} (request ${request.id})`,
+      detail: `grant "${request.grant}", rule "${request.rule}"`,
+    };
   }
 
   private waiting(request: ApprovalRequest): Refusal {

@@ -53,7 +53,17 @@ export class LocalApprovalStore {
   }
 
   state(request: ApprovalRequest, now: number): ApprovalState {
-    return approvalState(request, this.decisions(request.id), now);
+    const cancelled = readdirSync(this.directory).includes(`cancelled-${request.id}`);
+    return approvalState(request, this.decisions(request.id), now, cancelled);
+  }
+
+  /** The client stopped waiting (it disconnected or cancelled): the request is withdrawn. */
+  cancel(id: string): void {
+    try {
+      writeFileSync(this.file(`cancelled-${id}`), '', { flag: 'wx', mode: 0o600 });
+    } catch {
+      // cancelled already
+    }
   }
 
   used(id: string): boolean {

@@ -94,6 +94,7 @@ export class PolicyEngine {
       release: () => {
         if (released) return;
         released = true;
+        sessionPolicy.close();
         this.sessions.delete(registered);
         this.decrement(this.perIdentity, key);
         this.decrement(this.perDatabase, database);

@@ -74,6 +74,11 @@ export class SessionPolicy implements StatementGate {
   lastBindRewrite: BindMessage | undefined;
   /** The last Bind, when it runs under an approval: the decision the audit records for it. */
   lastBindApproval: AuditedDecision | undefined;
+  /** The approval request of the statement held on the wire, if any. */
+  private held: string | undefined;
+  private closed = false;
+  /** The notice for a client whose statement is held for approval (the relay sends it). */
+  pendingNotice: string | undefined;
   /** Prepared statements that need approval: decided at each Bind, with its parameters. */
   private readonly approvalAtBind = new Map<
     string,
@@ -157,7 +162,7 @@ export class SessionPolicy implements StatementGate {
   }
 
   /** The rest of the decision of a statement that depends on its parameters (read as text). */
-  onBind(bind: BindMessage): Refusal | undefined {
+  onBind(bind: BindMessage): Refusal | Promise<void> | undefined {
     this.lastBindRewrite = undefined;
     this.lastBindApproval = undefined;
     const atBind = this.approvalAtBind.get(bind.statementName);
@@ -347,11 +352,28 @@ export class SessionPolicy implements StatementGate {
     approvalCase: ApprovalCase,
     parameters: readonly (string | null)[],
     decided: AuditedDecision,
-  ): Refusal | undefined {
-    const outcome = this.context.approvals!.decide({ ...approvalCase, parameters });
+  ): Refusal | Promise<void> | undefined {
+    const desk = this.context.approvals!;
+    // A statement asked about again after its hold: its own request answers, never a new one.
+    const held = this.held;
+    this.held = undefined;
+    const outcome = (held && desk.decideHeld(held)) || desk.decide({ ...approvalCase, parameters });
     const approval = { id: outcome.request.id, ...(outcome.allowed ? { by: outcome.by } : {}) };
     this.lastDecision = { ...decided, decision: outcome.allowed ? 'approved' : 'refused', approval };
-    return outcome.allowed ? undefined : outcome.refusal;
+    if (outcome.allowed) return undefined;
+    if (outcome.pending && approvalCase.approval.wait) {
+      this.held = outcome.request.id;
+      this.pendingNotice = desk.notice(outcome.request);
+      return desk.decided(outcome.request.id, () => this.closed);
+    }
+    return outcome.refusal;
+  }
+
+  /** The session is over: a statement still waiting for approval withdraws its request. */
+  close(): void {
+    this.closed = true;
+    if (this.held) this.context.approvals?.cancel(this.held);
+    this.held = undefined;
   }
 
   /** Remembers what SQL PREPARE defines, so a later EXECUTE is decided by it. */

@@ -174,7 +174,9 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
     masking: masking.planner,
     maskingTokenKey,
     tokenVault: new TokenVault(TOKEN_VAULT_ENTRIES),
-    approvals: config.approvals && new ApprovalDesk(new LocalApprovalStore(config.approvals.directory)),
+    approvals:
+      config.approvals &&
+      new ApprovalDesk(new LocalApprovalStore(config.approvals.directory), config.approvals.pollMs),
     maxStatementChars: config.policy.maxStatementBytes,
     now,
   });

@@ -6,7 +6,7 @@ import { MASKING_SQLSTATE } from '../masking/result-masking';
 import { scrubServerMessage } from '../masking/scrub';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
-import { errorResponse, fatal } from '../protocol/backend-messages';
+import { errorResponse, fatal, noticeResponse } from '../protocol/backend-messages';
 import {
   BACKEND_SESSION_CODES,
   BackendCode,
@@ -41,6 +41,8 @@ export interface RelayLimits {
   maxClientMessageBytes: number;
   maxServerMessageBytes: number;
   idleTimeoutMs: number;
+  /** How often a client whose statement waits for approval is reminded (a NoticeResponse). */
+  approvalNoticeMs?: number;
 }
 
 export interface RelayOptions {
@@ -387,7 +389,7 @@ export class Relay implements IdleCandidate {
       verdict = gate.onQuery(text, facts);
     }
     if (verdict instanceof Promise) {
-      this.hold(verdict);
+      this.holdWithNotices(verdict);
       return undefined;
     }
     if (audit) {
@@ -484,7 +486,13 @@ export class Relay implements IdleCandidate {
       refusal = after.verdict;
       if (refusal) refused = after.decided;
     } else {
-      refusal = gate?.onBind?.(bind);
+      const verdict = gate?.onBind?.(bind);
+      if (verdict instanceof Promise) {
+        // Held (for an approval): the Bind and everything after it wait, then are decided again.
+        this.holdWithNotices(verdict);
+        return undefined;
+      }
+      refusal = verdict;
       if (refusal) refused = gate?.lastDecision ?? { decision: 'refused' };
       const durable = refusal ? undefined : audit?.strictBeforeBind(bind.statementName);
       if (durable) {
@@ -619,6 +627,26 @@ export class Relay implements IdleCandidate {
     this.rowsInspected = on;
     this.serverFramer.setInspected(BackendCode.DataRow, on);
     this.serverFramer.setInspected(BackendCode.CopyData, on);
+  }
+
+  /**
+   * Holds the client's stream until `decision` settles; when the gate held the statement for an
+   * approval, the client is told at once, and again every `noticeIntervalMs`, what it waits for. A
+   * notice is only written while the server owes the client nothing (between its messages).
+   */
+  private holdWithNotices(decision: Promise<unknown>): void {
+    this.hold(decision);
+    const text = this.options.gate?.pendingNotice;
+    if (text === undefined) return;
+    const notify = () => {
+      if (this.closed || this.outstanding > 0 || !this.serverFramer.atBoundary) return;
+      this.writeToClient(noticeResponse({ severity: 'NOTICE', code: '00000', message: text }));
+    };
+    notify();
+    const timer = setInterval(notify, this.options.limits.approvalNoticeMs ?? 30_000);
+    timer.unref();
+    const stop = () => clearInterval(timer);
+    decision.then(stop, stop);
   }
 
   /** Backpressure: a side that cannot keep up pauses the other until it drains. */

@@ -40,7 +40,7 @@ export interface StatementGate {
    * Decides a Bind, for statements whose decision needs their parameters. The relay only hands Binds
    * over while `awaitsBind` is true.
    */
-  onBind?(bind: BindMessage): Refusal | undefined;
+  onBind?(bind: BindMessage): Refusal | Promise<void> | undefined;
   readonly awaitsBind?: boolean;
   /** Rows one statement may return before it is ended (undefined: no limit). */
   readonly maxRows?: number;
@@ -60,6 +60,8 @@ export interface StatementGate {
   readonly lastBindRewrite?: BindMessage;
   /** The last Bind, when it runs under an approval: the decision the audit records for it. */
   readonly lastBindApproval?: AuditedDecision;
+  /** Set when a statement is held for approval: the notice its client gets while it waits. */
+  readonly pendingNotice?: string;
 }
 
 export function refusalFields(refusal: Refusal): PgErrorFields {

@@ -131,6 +131,7 @@ ${rule}
       needed: 2,
       timeoutMs: 60_000,
       coverage: { kind: 'window', minutes: 15 },
+      wait: true,
     });
   });
 
