@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import type { StatementRecord } from '../../core/audit/records';
 import { readLocalStore } from '../../fargate-proxy/src/audit/local-store';
+import { sendCancel } from '../support/cancel';
 import { testHome, testIssuer } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { runCommand } from '../support/run-command';
@@ -267,6 +268,24 @@ describe('approvals', () => {
       await cli('approve', id, '--as', 'alice');
       expect((await update).rowCount).toBe(1);
       expect((await after).rows).toEqual([{ id: 5 }]);
+    } finally {
+      await held.end();
+    }
+  });
+
+  it('cancels a held statement on a CancelRequest (a JDBC query timeout): 57014, request withdrawn', async () => {
+    const held = await connect('dave');
+    try {
+      await held.query('CREATE TABLE IF NOT EXISTS approval_held5 (id int)');
+      const cancelled = held.query('TRUNCATE TABLE approval_held5').catch((error: Error) => error);
+      const id = await pendingRequest('TRUNCATE TABLE approval_held5');
+      await sendCancel(gateway.port, held);
+      expect(await cancelled).toMatchObject({
+        code: '57014',
+        message: 'canceling statement due to user request',
+      });
+      expect((await cli('list')).stdout).toContain(`${id}  cancelled`);
+      await expect(held.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
     } finally {
       await held.end();
     }

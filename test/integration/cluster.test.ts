@@ -1,6 +1,6 @@
-import net from 'node:net';
 import { Client } from 'pg';
 import { instanceTagOf, workerSlotOf } from '../../fargate-proxy/src/cancel/cancel-key';
+import { sendCancel } from '../support/cancel';
 import { testIssuer, testUpstream } from '../support/environment';
 import { type GatewayChild, spawnGateway } from '../support/gateway-process';
 import { fixedTestPort } from '../support/ports';
@@ -16,21 +16,6 @@ function connection(gateway: GatewayChild, subject = 'cluster-job') {
     database: 'postgres',
     ssl,
   };
-}
-
-/** Sends a CancelRequest for `client`'s session to `port`, as libpq would, on a fresh connection. */
-function sendCancel(port: number, client: Client): Promise<void> {
-  const { processID, secretKey } = client as unknown as { processID: number; secretKey: number };
-  const packet = Buffer.alloc(16);
-  packet.writeInt32BE(16, 0);
-  packet.writeInt32BE(80877102, 4);
-  packet.writeInt32BE(processID, 8);
-  packet.writeInt32BE(secretKey, 12);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.end(packet));
-    socket.on('close', () => resolve());
-    socket.on('error', reject);
-  });
 }
 
 /** Waits until the server runs the statement tagged `marker`, so the cancel has something to cancel. */

@@ -76,6 +76,7 @@ export class SessionPolicy implements StatementGate {
   lastBindApproval: AuditedDecision | undefined;
   /** The approval request of the statement held on the wire, if any. */
   private held: string | undefined;
+  private heldCancelled = false;
   private closed = false;
   /** The notice for a client whose statement is held for approval (the relay sends it). */
   pendingNotice: string | undefined;
@@ -357,6 +358,15 @@ export class SessionPolicy implements StatementGate {
     // A statement asked about again after its hold: its own request answers, never a new one.
     const held = this.held;
     this.held = undefined;
+    if (held && this.heldCancelled) {
+      this.heldCancelled = false;
+      this.lastDecision = { ...decided, decision: 'refused', approval: { id: held } };
+      return {
+        sqlstate: '57014',
+        message: 'canceling statement due to user request',
+        detail: `The statement was waiting for approval; request ${held} is withdrawn.`,
+      };
+    }
     const outcome = (held && desk.decideHeld(held)) || desk.decide({ ...approvalCase, parameters });
     const approval = { id: outcome.request.id, ...(outcome.allowed ? { by: outcome.by } : {}) };
     this.lastDecision = { ...decided, decision: outcome.allowed ? 'approved' : 'refused', approval };
@@ -367,6 +377,17 @@ export class SessionPolicy implements StatementGate {
       return desk.decided(outcome.request.id, () => this.closed);
     }
     return outcome.refusal;
+  }
+
+  /**
+   * A CancelRequest for this session: a statement waiting for approval is cancelled here (the server
+   * has nothing to cancel) and gets 57014; returns false when nothing waits.
+   */
+  cancelHeld(): boolean {
+    if (!this.held) return false;
+    this.heldCancelled = true;
+    this.context.approvals?.cancel(this.held);
+    return true;
   }
 
   /** The session is over: a statement still waiting for approval withdraws its request. */

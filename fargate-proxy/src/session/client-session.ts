@@ -268,6 +268,8 @@ export class ClientSession {
       key = newCancelKey(cancelRouter.instanceTag, cancelRouter.workerSlot);
     const { processId, secretKey } = upstream;
     const cancelUpstream = () => {
+      // A statement held for approval has not reached the server: it is cancelled at the gateway.
+      if (admitted.policy.cancelHeld()) return;
       sendUpstreamCancel(this.deps.upstream, processId, secretKey).catch((error) =>
         this.log.warn('cancel forward failed', { error }),
       );
