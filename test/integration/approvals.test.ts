@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { StatementRecord } from '../../core/audit/records';
-import { readLocalStore } from '../../fargate-proxy/src/audit/local-store';
+import { storedRecords } from '../support/audit-records';
 import { sendCancel } from '../support/cancel';
 import { testHome, testIssuer } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
@@ -132,11 +132,10 @@ describe('approvals', () => {
     await expect(client.query('DROP TABLE  approval_target')).rejects.toMatchObject({ code: '42501' });
     await client.query('DROP TABLE approval_target');
     // The audit trail links the statement to its request and approver, and the refusals to the request.
-    const statements = readLocalStore(auditDirectory)
-      .flatMap((writer) => [...writer.chunks.values()])
-      .flatMap((bytes) => bytes.toString('utf8').split('\n').filter(Boolean))
-      .map((line) => JSON.parse(line) as StatementRecord)
-      .filter((record) => record.type === 'statement' && record.text === 'DROP TABLE approval_target');
+    const statements = storedRecords(auditDirectory).filter(
+      (record): record is StatementRecord =>
+        record.type === 'statement' && record.text === 'DROP TABLE approval_target',
+    );
     expect(statements.map((r) => [r.decision, r.approval])).toEqual([
       ['refused', { id }],
       ['refused', { id }],

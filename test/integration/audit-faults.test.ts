@@ -5,20 +5,12 @@ import { LocalDigestSigner } from '../../core/audit/digest';
 import type { AuditRecord } from '../../core/audit/records';
 import { verifyStore } from '../../core/audit/verify';
 import { readLocalStore } from '../../fargate-proxy/src/audit/local-store';
+import { storedRecords } from '../support/audit-records';
 import { auditKeyFile, testHome, testIssuer } from '../support/environment';
 import { spawnGateway } from '../support/gateway-process';
 
 function statementRecords(directory: string): AuditRecord[] {
-  return readLocalStore(directory)
-    .flatMap((writer) => [...writer.chunks.values()])
-    .flatMap((bytes) =>
-      bytes
-        .toString('utf8')
-        .split('\n')
-        .filter((line) => line !== ''),
-    )
-    .map((line) => JSON.parse(line) as AuditRecord)
-    .filter((record) => record.type === 'statement');
+  return storedRecords(directory).filter((record) => record.type === 'statement');
 }
 
 describe('audit records survive a killed gateway', () => {

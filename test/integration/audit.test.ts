@@ -3,10 +3,11 @@ import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import { Client } from 'pg';
 import { LocalDigestSigner } from '../../core/audit/digest';
-import type { AuditRecord, SessionStartRecord, StatementRecord } from '../../core/audit/records';
+import type { SessionStartRecord, StatementRecord } from '../../core/audit/records';
 import { verifyStore } from '../../core/audit/verify';
 import { readLocalStore } from '../../fargate-proxy/src/audit/local-store';
 import { readLocalRecordings } from '../../fargate-proxy/src/recording/local-recordings';
+import { storedRecords } from '../support/audit-records';
 import { auditKeyFile, testHome } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { writeTestPolicy } from '../support/test-policy';
@@ -30,18 +31,6 @@ grants:
     relations: { read: ["*"], write: ["*"], deny: [public.audit_secret] }
     audit: { statements: [write, ddl], record: false }
 `;
-
-function records(directory: string): AuditRecord[] {
-  return readLocalStore(directory).flatMap((writer) =>
-    [...writer.chunks.values()].flatMap((bytes) =>
-      bytes
-        .toString('utf8')
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as AuditRecord),
-    ),
-  );
-}
 
 describe('the audit trail', () => {
   let gateway: TestGateway;
@@ -79,7 +68,7 @@ describe('the audit trail', () => {
     ).rejects.toMatchObject({ code: '28000' });
     await gateway.stop();
 
-    const all = records(directory);
+    const all = storedRecords(directory);
     const statements = all.filter((r): r is StatementRecord => r.type === 'statement');
     expect(statements.map((r) => [r.text, r.decision, r.outcome.tag ?? r.outcome.sqlstate])).toEqual([
       ['SELECT 1 AS one', 'allowed', 'SELECT 1'],
@@ -153,7 +142,7 @@ describe('what a grant selects for the audit trail', () => {
     } finally {
       await gateway.stop();
     }
-    const all = records(directory);
+    const all = storedRecords(directory);
     expect(all.filter((r) => r.type === 'statement').map((r) => (r as StatementRecord).text)).toEqual([
       'CREATE TEMP TABLE selection_t (v int)',
       'INSERT INTO selection_t VALUES (1)',
@@ -175,7 +164,7 @@ describe('policy reloads in the audit trail', () => {
     const waitForRecords = async (count: number) => {
       for (let i = 0; i < 100 && reloads().length < count; i++) await new Promise((r) => setTimeout(r, 50));
     };
-    const reloads = () => records(directory).filter((r) => r.type === 'policy-reload');
+    const reloads = () => storedRecords(directory).filter((r) => r.type === 'policy-reload');
     try {
       writeFileSync(file, POLICY.replace('audit_secret', 'other_secret'));
       await waitForRecords(1);

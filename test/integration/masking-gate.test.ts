@@ -5,10 +5,10 @@ import Ajv2020 from 'ajv/dist/2020';
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import postgres from 'postgres';
-import type { AuditRecord, StatementRecord } from '../../core/audit/records';
-import { readLocalStore } from '../../fargate-proxy/src/audit/local-store';
+import type { StatementRecord } from '../../core/audit/records';
 import { readLocalRecordings } from '../../fargate-proxy/src/recording/local-recordings';
-import { testHome, testUpstream } from '../support/environment';
+import { storedRecords } from '../support/audit-records';
+import { libpqEnvironment, testHome, testUpstream } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { runCommand } from '../support/run-command';
 import { writeTestPolicy } from '../support/test-policy';
@@ -263,15 +263,7 @@ describe('masking: results rewritten by lineage', () => {
     await client.end();
     // Recordings reach their file at the next flush.
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const all = readLocalStore(auditDirectory).flatMap((writer) =>
-      [...writer.chunks.values()].flatMap((bytes) =>
-        bytes
-          .toString('utf8')
-          .split('\n')
-          .filter((line) => line !== '')
-          .map((line) => JSON.parse(line) as AuditRecord),
-      ),
-    );
+    const all = storedRecords(auditDirectory);
     const statements = all.filter((r): r is StatementRecord => r.type === 'statement');
     expect(statements.find((r) => r.text.startsWith('SELECT id, ssn, card'))).toMatchObject({
       masking: {
@@ -317,17 +309,7 @@ describe('masking: results rewritten by lineage', () => {
 
   it('masks for psql, in a query and in \\copy', async () => {
     const connection = gateway.connection('analyst');
-    const env = {
-      PATH: process.env.PATH,
-      HOME: testHome(),
-      LANG: 'C.UTF-8',
-      PGHOST: connection.host,
-      PGPORT: String(connection.port),
-      PGUSER: connection.user,
-      PGPASSWORD: connection.password,
-      PGDATABASE: connection.database,
-      PGSSLMODE: 'require',
-    };
+    const env = libpqEnvironment(connection, { HOME: testHome() });
     const query = await runCommand(
       '/usr/bin/psql',
       ['-X', '-A', '-t', '-c', 'SELECT id, ssn FROM people ORDER BY id'],
@@ -391,16 +373,7 @@ describe('masking: results rewritten by lineage', () => {
       "        print(cur.execute('SELECT id, ssn FROM people WHERE id = %s', (2,)).fetchone())",
     ].join('\n');
     const run = await runCommand('/usr/bin/python3', ['-c', script], {
-      env: {
-        PATH: process.env.PATH,
-        LANG: 'C.UTF-8',
-        PGHOST: connection.host,
-        PGPORT: String(connection.port),
-        PGUSER: connection.user,
-        PGPASSWORD: connection.password,
-        PGDATABASE: connection.database,
-        PGSSLMODE: 'require',
-      },
+      env: libpqEnvironment(connection),
       timeoutMs: 30_000,
     });
     expect(run.stderr).toBe('');

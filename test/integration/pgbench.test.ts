@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Client } from 'pg';
-import { requireClient, testUpstream } from '../support/environment';
+import { libpqEnvironment, requireClient, testUpstream } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { type Outcome, runCommand } from '../support/run-command';
 
@@ -48,17 +48,7 @@ describeIfPgbench('pgbench through the gateway', () => {
 
   function environment(): NodeJS.ProcessEnv {
     const connection = gateway.connection('pgbench-job');
-    return {
-      PATH: process.env.PATH,
-      LANG: 'C.UTF-8',
-      PGHOST: connection.host,
-      PGPORT: String(connection.port),
-      PGUSER: connection.user,
-      PGPASSWORD: connection.password,
-      PGDATABASE: database,
-      PGSSLMODE: 'require',
-      PGCONNECT_TIMEOUT: '10',
-    };
+    return libpqEnvironment({ ...connection, database }, { PGCONNECT_TIMEOUT: '10' });
   }
 
   beforeAll(async () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { requireClient } from '../support/environment';
+import { libpqEnvironment, requireClient } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { type Outcome, runCommand } from '../support/run-command';
 
@@ -28,19 +28,13 @@ describeIfPsql('psql through the gateway', () => {
 
   function environment(sslmode: 'require' | 'disable' = 'require', password?: string): NodeJS.ProcessEnv {
     const connection = gateway.connection('psql-job');
-    return {
-      PATH: process.env.PATH,
+    return libpqEnvironment(connection, {
       HOME: work,
-      LANG: 'C.UTF-8',
-      PGHOST: connection.host,
-      PGPORT: String(connection.port),
-      PGUSER: connection.user,
       PGPASSWORD: password ?? connection.password,
-      PGDATABASE: connection.database,
       PGSSLMODE: sslmode,
       PGCONNECT_TIMEOUT: '10',
       PGAPPNAME: 'gatehouse-psql-test',
-    };
+    });
   }
 
   beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { requireClient } from '../support/environment';
+import { libpqEnvironment, requireClient } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { type Outcome, runCommand } from '../support/run-command';
 
@@ -30,18 +30,9 @@ describeIfPsycopg('psycopg 3 through the gateway', () => {
   beforeAll(async () => {
     gateway = await startTestGateway();
     const connection = gateway.connection('psycopg-job');
-    output = await runScript({
-      PATH: process.env.PATH,
-      LANG: 'C.UTF-8',
-      PYTHONIOENCODING: 'utf-8',
-      PYTHONDONTWRITEBYTECODE: '1',
-      PGHOST: connection.host,
-      PGPORT: String(connection.port),
-      PGUSER: connection.user,
-      PGPASSWORD: connection.password,
-      PGDATABASE: connection.database,
-      PGSSLMODE: 'require',
-    });
+    output = await runScript(
+      libpqEnvironment(connection, { PYTHONIOENCODING: 'utf-8', PYTHONDONTWRITEBYTECODE: '1' }),
+    );
     lines = output.stdout.split('\n').filter(Boolean);
   }, 60_000);
 

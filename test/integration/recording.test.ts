@@ -3,11 +3,12 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { replayCommand } from '../../bin/replay-command';
 import { LocalDigestSigner } from '../../core/audit/digest';
-import type { AuditRecord, StatementRecord } from '../../core/audit/records';
+import type { StatementRecord } from '../../core/audit/records';
 import { verifyStore } from '../../core/audit/verify';
 import { readLocalStore } from '../../fargate-proxy/src/audit/local-store';
 import { readLocalRecordings } from '../../fargate-proxy/src/recording/local-recordings';
 import { recordedSessions, replaySession } from '../../fargate-proxy/src/recording/replay';
+import { storedRecords } from '../support/audit-records';
 import { auditKeyFile, testHome } from '../support/environment';
 import { startTestGateway } from '../support/gateway';
 
@@ -16,12 +17,7 @@ const STATEMENT_CAP = 4096;
 const SESSION_CAP = 64 * 1024;
 
 function statements(directory: string): StatementRecord[] {
-  return readLocalStore(directory)
-    .flatMap((writer) => [...writer.chunks.values()])
-    .flatMap((bytes) => bytes.toString('utf8').split('\n'))
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as AuditRecord)
-    .filter((r): r is StatementRecord => r.type === 'statement');
+  return storedRecords(directory).filter((r): r is StatementRecord => r.type === 'statement');
 }
 
 async function replayText(store: string, ...args: string[]): Promise<{ code: number; out: string }> {

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { SessionsUsageError, sessionsCommand } from '../../bin/sessions-command';
-import type { AuditRecord, SessionEndRecord } from '../../core/audit/records';
-import { readLocalStore } from '../../fargate-proxy/src/audit/local-store';
+import type { SessionEndRecord } from '../../core/audit/records';
 import type { LiveSession } from '../../fargate-proxy/src/sessions/session-registry';
+import { storedRecords } from '../support/audit-records';
 import { startDynalite } from '../support/dynalite';
 import { testHome } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
@@ -102,12 +102,7 @@ describe('live sessions: gatehouse sessions list and kill', () => {
 
     // The kills are in the ended sessions' audit trails, with who asked and which request.
     await gateway.stop();
-    const ends = readLocalStore(audit)
-      .flatMap((writer) => [...writer.chunks.values()])
-      .flatMap((bytes) => bytes.toString('utf8').split('\n'))
-      .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as AuditRecord)
-      .filter((r): r is SessionEndRecord => r.type === 'session-end');
+    const ends = storedRecords(audit).filter((r): r is SessionEndRecord => r.type === 'session-end');
     const reasons = ends.map((r) => r.reason);
     expect(reasons.filter((r) => /^killed by alice \(request [0-9a-f-]{36}\)$/.test(r))).toHaveLength(1);
     expect(reasons.filter((r) => r.startsWith('killed by bob'))).toHaveLength(2);

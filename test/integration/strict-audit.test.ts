@@ -2,9 +2,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { Client } from 'pg';
-import type { AuditRecord, StatementRecord } from '../../core/audit/records';
+import type { StatementRecord } from '../../core/audit/records';
 import { readLocalStore } from '../../fargate-proxy/src/audit/local-store';
 import type { StrictItem } from '../../fargate-proxy/src/audit/strict-store';
+import { storedRecords } from '../support/audit-records';
 import { startDynalite, type TestDynamoDb } from '../support/dynalite';
 import { testHome } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
@@ -99,12 +100,9 @@ describe('strict audit: writes run only once the shared store holds their record
     await client.end();
     await gateway.stop();
 
-    const refused = readLocalStore(audit)
-      .flatMap((writer) => [...writer.chunks.values()])
-      .flatMap((bytes) => bytes.toString('utf8').split('\n'))
-      .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as AuditRecord)
-      .filter((r): r is StatementRecord => r.type === 'statement' && r.decision === 'refused');
+    const refused = storedRecords(audit).filter(
+      (r): r is StatementRecord => r.type === 'statement' && r.decision === 'refused',
+    );
     expect(refused.map((r) => [r.text, r.rule, r.outcome.sqlstate])).toEqual([
       ['INSERT INTO strict_t VALUES (3)', 'strict-audit', '58030'],
       ['INSERT INTO strict_t VALUES ($1)', 'strict-audit', '58030'],

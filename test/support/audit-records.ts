@@ -1,7 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { type DigestSigner, LocalDigestSigner } from '../../core/audit/digest';
-import type { RecordBody, StatementRecord } from '../../core/audit/records';
+import type { AuditRecord, RecordBody, StatementRecord } from '../../core/audit/records';
 import { AuditWriter, type AuditWriterOptions } from '../../fargate-proxy/src/audit/audit-writer';
+import { readLocalStore } from '../../fargate-proxy/src/audit/local-store';
 import { silentLogger } from '../../fargate-proxy/src/observability/logger';
 
 /** A plausible statement record body, for tests that write records without a gateway. */
@@ -45,4 +46,13 @@ export function manualAuditWriter(
     log: silentLogger,
     ...options,
   });
+}
+
+/** Every record of a local audit store (open chunks included), in the order the chunks list them. */
+export function storedRecords(directory: string): AuditRecord[] {
+  return readLocalStore(directory)
+    .flatMap((writer) => [...writer.chunks.values()])
+    .flatMap((bytes) => bytes.toString('utf8').split('\n'))
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as AuditRecord);
 }

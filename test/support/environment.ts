@@ -54,3 +54,21 @@ export function requireClient(name: string, available: boolean): boolean {
   process.stderr.write(`skipping ${name} tests: not installed\n`);
   return false;
 }
+
+/** The libpq environment of a real client (psql, pgbench, psycopg) reaching a test gateway over TLS. */
+export function libpqEnvironment(
+  connection: { host: string; port: number; user: string; password: string; database: string },
+  extra: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    LANG: 'C.UTF-8',
+    PGHOST: connection.host,
+    PGPORT: String(connection.port),
+    PGUSER: connection.user,
+    PGPASSWORD: connection.password,
+    PGDATABASE: connection.database,
+    PGSSLMODE: 'require',
+    ...extra,
+  };
+}
