@@ -139,4 +139,25 @@ describe('masking plans against the real catalogue', () => {
       await masks('SELECT o.total, c.name FROM orders o JOIN customers c ON c.id = o.customer_id'),
     ).toEqual(['-', '-']);
   });
+
+  it('fails closed when the catalogue cannot be reached: the statement is refused, and the failure remembered briefly', async () => {
+    const unreachable = new MaskingPlanner(
+      () =>
+        new DatabaseCatalogue(
+          () =>
+            CatalogueConnection.open(
+              { host: '127.0.0.1', port: 1, tls: 'disable', connectTimeoutMs: 1000 },
+              new StaticCredentialSource({ user: upstream.user, password: upstream.password }),
+              'postgres',
+            ),
+          60_000,
+        ),
+      10,
+    );
+    const first = unreachable.plans(grant(), 'postgres', 'SELECT ssn FROM customers');
+    expect(first).toBeInstanceOf(Promise);
+    await first;
+    // Asked again (as the gate does once the promise settles): a refusal, not another attempt.
+    expect(() => unreachable.plans(grant(), 'postgres', 'SELECT ssn FROM customers')).toThrow();
+  });
 });
