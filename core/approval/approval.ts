@@ -28,6 +28,12 @@ export function approvalBinding(statement: BoundStatement): string {
     .digest('hex');
 }
 
+/** Where an approver is reached: an e-mail address, a Slack member id (U…). */
+export interface ApproverContact {
+  readonly email?: string;
+  readonly slack?: string;
+}
+
 export interface ApprovalRequest {
   readonly id: string;
   readonly binding: string;
@@ -44,6 +50,8 @@ export interface ApprovalRequest {
   readonly text: string;
   /** Approver names (groups expanded) who may decide. */
   readonly approvers: readonly string[];
+  /** How each approver is reached, as the policy said when the request was made. */
+  readonly contacts: Readonly<Record<string, ApproverContact>>;
   readonly needed: number;
   readonly coverage: Coverage;
   /** Approver names who may not decide this one (the human behind the job). */

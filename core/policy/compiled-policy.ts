@@ -1,4 +1,4 @@
-import type { Coverage } from '../approval/approval';
+import type { ApproverContact, Coverage } from '../approval/approval';
 import type { MaskingPolicy } from '../masking/masking-policy';
 import type { StatementClass } from '../sql/analysis';
 import type { Matcher, NameGlob } from './glob';
@@ -10,12 +10,18 @@ export interface CompiledPolicy {
   readonly unparseableStatements: 'deny' | 'forward';
   readonly identities: readonly IdentityRule[];
   readonly grants: readonly Grant[];
-  /** People who may approve, with the token identities that are them (for self-approval checks). */
-  readonly approvers: readonly { readonly name: string; readonly identities: readonly IdentityRule[] }[];
+  /** People who may approve, where they are reached, and the token identities that are them. */
+  readonly approvers: readonly CompiledApprover[];
   readonly databases: PolicyDocument['databases'];
   readonly tests: readonly PolicyTestDocument[];
   /** SHA-256 of the policy file's bytes: which policy decided, for the audit trail. */
   readonly digest: string;
+}
+
+export interface CompiledApprover extends ApproverContact {
+  readonly name: string;
+  /** Token identities that are this person (for self-approval checks). */
+  readonly identities: readonly IdentityRule[];
 }
 
 export interface IdentityRule {

@@ -272,6 +272,8 @@ export function loadPolicy(source: string): PolicyLoad {
   );
   const approvers = Object.entries(document.approvers).map(([name, approver]) => ({
     name,
+    ...(approver.email ? { email: approver.email } : {}),
+    ...(approver.slack ? { slack: approver.slack } : {}),
     identities: approver.identities.map((identity, i) => identityRule(`${name}#${i}`, identity)),
   }));
   const grants = document.grants.map((grant) => {

@@ -6,8 +6,11 @@ import dynalite from 'dynalite';
 export interface TestDynamoDb {
   endpoint: string;
   client: DynamoDBClient;
-  /** Creates a table shaped like the gateway's (string partition key `pk`); returns its name. */
-  createTable(name?: string): Promise<string>;
+  /**
+   * Creates a table shaped like the gateway's (string partition key `pk`; with `sortKey`, a string
+   * sort key of that name, as the approvals table has `sk`); returns its name.
+   */
+  createTable(name?: string, options?: { sortKey?: string }): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -29,12 +32,19 @@ export async function startDynalite(options: { port?: number; path?: string } = 
   return {
     endpoint,
     client,
-    createTable: async (name = `gatehouse-test-${++tables}`) => {
+    createTable: async (name = `gatehouse-test-${++tables}`, options = {}) => {
+      const sortKey = options.sortKey;
       await client.send(
         new CreateTableCommand({
           TableName: name,
-          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+          AttributeDefinitions: [
+            { AttributeName: 'pk', AttributeType: 'S' },
+            ...(sortKey ? [{ AttributeName: sortKey, AttributeType: 'S' as const }] : []),
+          ],
+          KeySchema: [
+            { AttributeName: 'pk', KeyType: 'HASH' },
+            ...(sortKey ? [{ AttributeName: sortKey, KeyType: 'RANGE' as const }] : []),
+          ],
           BillingMode: 'PAY_PER_REQUEST',
         }),
       );

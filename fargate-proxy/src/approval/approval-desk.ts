@@ -1,4 +1,4 @@
-import { type ApprovalRequest, approvalBinding, type BoundStatement } from '../../../core/approval/approval';
+import { type ApprovalRequest, type ApproverContact, approvalBinding, type BoundStatement } from '../../../core/approval/approval';
 import type { RuleApproval } from '../../../core/policy/compiled-policy';
 import type { Refusal } from '../session/statement-gate';
 import type { LocalApprovalStore } from './local-approval-store';
@@ -13,6 +13,8 @@ export interface ApprovalCase extends BoundStatement {
   readonly approval: RuleApproval;
   /** Approvers who are the person behind the token: they may not approve. */
   readonly excluded: readonly string[];
+  /** How the rule's approvers are reached. */
+  readonly contacts: Readonly<Record<string, ApproverContact>>;
 }
 
 export type ApprovalOutcome =
@@ -130,6 +132,7 @@ export class ApprovalDesk {
       reason: approvalCase.reason,
       text: approvalCase.shown,
       approvers: approval.approvers,
+      contacts: approvalCase.contacts,
       needed: approval.needed,
       coverage: approval.coverage,
       excluded: approvalCase.excluded,

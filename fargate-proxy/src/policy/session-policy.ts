@@ -345,6 +345,11 @@ export class SessionPolicy implements StatementGate {
       shown: redact(sql).text,
       approval: rule.approval,
       excluded: approversBehind(this.policy, this.identity),
+      contacts: Object.fromEntries(
+        this.policy.approvers
+          .filter((a) => rule.approval!.approvers.includes(a.name))
+          .map(({ name, email, slack }) => [name, { email, slack }]),
+      ),
     };
   }
 

@@ -28,6 +28,7 @@ const request: ApprovalRequest = {
   reason: 'DDL on production needs a DBA',
   text: statement.text,
   approvers: ['alice', 'bob', 'carol'],
+  contacts: { alice: { email: 'alice@example.com' }, bob: { slack: 'U0BOB' }, carol: {} },
   needed: 2,
   coverage: { kind: 'once' },
   excluded: ['carol'],

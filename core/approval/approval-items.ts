@@ -1,0 +1,135 @@
+import type { ApprovalDecision, ApprovalRequest } from './approval';
+
+/**
+ * How approvals are laid out in one DynamoDB table (partition key `pk`, sort key `sk`, both strings),
+ * shared by the gateway, which opens requests and learns their outcome, and the approval functions,
+ * which notify and record decisions. Everything about one request is under one partition, so a single
+ * strongly consistent Query reads it whole; each fact that must happen once (a decision per approver,
+ * the use of a once-only approval, a cancellation, a task token) is its own item, written with
+ * `attribute_not_exists(pk)`. Pure: the stores marshal these plain objects.
+ *
+ *   pk request#ID   sk request              the request (JSON), expiresAt for TTL
+ *   pk request#ID   sk decision#APPROVER    one decision (JSON)
+ *   pk request#ID   sk notified#CHANNEL#TO  a notification sent (JSON)
+ *   pk request#ID   sk task                 the Step Functions task token (never leaves the server)
+ *   pk request#ID   sk used | cancelled     once-only approval used; client stopped waiting
+ *   pk request#ID   sk outcome              the workflow's end (JSON: approved, denied, timed-out)
+ *   pk binding#HASH sk request#ID           requests of one exact statement (non-interactive retries)
+ */
+
+export interface ApprovalItem {
+  readonly pk: string;
+  readonly sk: string;
+  /** JSON of the request, decision, notification or outcome. */
+  readonly body?: string;
+  readonly taskToken?: string;
+  /** Seconds since the epoch: DynamoDB's TTL attribute (best effort, so readers check times too). */
+  readonly expiresAt: number;
+}
+
+/** A notification the workflow sent, for the audit trail. */
+export interface ApprovalNotification {
+  readonly request: string;
+  /** slack, email or webhook. */
+  readonly channel: string;
+  /** The approver notified, or the channel (a webhook reaches whoever reads it). */
+  readonly to: string;
+  /** Microseconds since the epoch. */
+  readonly time: number;
+}
+
+/** How the workflow ended, as the state machine recorded it. */
+export interface ApprovalOutcomeRecord {
+  readonly request: string;
+  readonly state: 'approved' | 'denied' | 'timed-out' | 'failed';
+  readonly time: number;
+}
+
+/** Everything recorded about one request. */
+export interface ApprovalRecord {
+  readonly request: ApprovalRequest;
+  readonly decisions: readonly ApprovalDecision[];
+  readonly notifications: readonly ApprovalNotification[];
+  readonly used: boolean;
+  readonly cancelled: boolean;
+  readonly taskToken?: string;
+  readonly outcome?: ApprovalOutcomeRecord;
+}
+
+/** Items are kept a week past the request's expiry (the audit trail keeps them for good). */
+const keptSeconds = 7 * 24 * 3600;
+
+export function requestKey(id: string): string {
+  return `request#${id}`;
+}
+
+export function bindingKey(binding: string): string {
+  return `binding#${binding}`;
+}
+
+function expiresAt(request: Pick<ApprovalRequest, 'expires'>): number {
+  return Math.ceil(request.expires / 1_000_000) + keptSeconds;
+}
+
+export function requestItems(request: ApprovalRequest): [ApprovalItem, ApprovalItem] {
+  const expiry = expiresAt(request);
+  return [
+    { pk: requestKey(request.id), sk: 'request', body: JSON.stringify(request), expiresAt: expiry },
+    { pk: bindingKey(request.binding), sk: requestKey(request.id), expiresAt: expiry },
+  ];
+}
+
+export function decisionItem(request: ApprovalRequest, decision: ApprovalDecision): ApprovalItem {
+  return {
+    pk: requestKey(request.id),
+    sk: `decision#${decision.approver}`,
+    body: JSON.stringify(decision),
+    expiresAt: expiresAt(request),
+  };
+}
+
+export function notificationItem(request: ApprovalRequest, notification: ApprovalNotification): ApprovalItem {
+  return {
+    pk: requestKey(request.id),
+    sk: `notified#${notification.channel}#${notification.to}`,
+    body: JSON.stringify(notification),
+    expiresAt: expiresAt(request),
+  };
+}
+
+export function markerItem(request: ApprovalRequest, marker: 'used' | 'cancelled'): ApprovalItem {
+  return { pk: requestKey(request.id), sk: marker, expiresAt: expiresAt(request) };
+}
+
+export function taskItem(request: ApprovalRequest, taskToken: string): ApprovalItem {
+  return { pk: requestKey(request.id), sk: 'task', taskToken, expiresAt: expiresAt(request) };
+}
+
+export function outcomeItem(request: ApprovalRequest, outcome: ApprovalOutcomeRecord): ApprovalItem {
+  return { pk: requestKey(request.id), sk: 'outcome', body: JSON.stringify(outcome), expiresAt: expiresAt(request) };
+}
+
+/** The request ids a binding partition lists. */
+export function requestIdsOf(items: readonly Pick<ApprovalItem, 'sk'>[]): string[] {
+  return items.filter((i) => i.sk.startsWith('request#')).map((i) => i.sk.slice('request#'.length));
+}
+
+/** Reads one request's partition back; undefined when the request item is missing. */
+export function approvalRecord(items: readonly ApprovalItem[]): ApprovalRecord | undefined {
+  const parse = <T>(item: ApprovalItem): T => JSON.parse(item.body ?? 'null') as T;
+  const requestItem = items.find((i) => i.sk === 'request');
+  if (!requestItem?.body) return undefined;
+  const outcome = items.find((i) => i.sk === 'outcome');
+  const task = items.find((i) => i.sk === 'task');
+  return {
+    request: parse<ApprovalRequest>(requestItem),
+    decisions: items.filter((i) => i.sk.startsWith('decision#')).map((i) => parse<ApprovalDecision>(i)),
+    notifications: items
+      .filter((i) => i.sk.startsWith('notified#'))
+      .map((i) => parse<ApprovalNotification>(i)),
+    used: items.some((i) => i.sk === 'used'),
+    cancelled: items.some((i) => i.sk === 'cancelled'),
+    ...(task?.taskToken ? { taskToken: task.taskToken } : {}),
+    ...(outcome ? { outcome: parse<ApprovalOutcomeRecord>(outcome) } : {}),
+  };
+}
