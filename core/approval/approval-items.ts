@@ -106,7 +106,12 @@ export function taskItem(request: ApprovalRequest, taskToken: string): ApprovalI
 }
 
 export function outcomeItem(request: ApprovalRequest, outcome: ApprovalOutcomeRecord): ApprovalItem {
-  return { pk: requestKey(request.id), sk: 'outcome', body: JSON.stringify(outcome), expiresAt: expiresAt(request) };
+  return {
+    pk: requestKey(request.id),
+    sk: 'outcome',
+    body: JSON.stringify(outcome),
+    expiresAt: expiresAt(request),
+  };
 }
 
 /** The request ids a binding partition lists. */

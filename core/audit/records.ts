@@ -90,7 +90,34 @@ export interface PolicyReloadRecord extends RecordBase {
   error?: string;
 }
 
-export type AuditRecord = SessionStartRecord | StatementRecord | SessionEndRecord | PolicyReloadRecord;
+/**
+ * What happened to an approval request, in the chain of the session whose statement asked for it:
+ * opened (with whom it asks and until when), then how it ended, with the notifications sent and each
+ * decision (approver, verdict, channel). The statement records name the same id.
+ */
+export interface ApprovalEventRecord extends RecordBase {
+  type: 'approval';
+  id: string;
+  event: 'requested' | 'approved' | 'denied' | 'timed-out' | 'cancelled';
+  rule?: string;
+  grant?: string;
+  reason?: string;
+  /** SHA-256 binding of the exact statement (issuer, subject, database, text, parameters). */
+  binding?: string;
+  approvers?: string[];
+  needed?: number;
+  /** Microseconds since the epoch. */
+  expires?: number;
+  notifications?: { channel: string; to: string; time: number }[];
+  decisions?: { approver: string; verdict: 'approved' | 'denied'; channel: string; time: number }[];
+}
+
+export type AuditRecord =
+  | SessionStartRecord
+  | StatementRecord
+  | SessionEndRecord
+  | PolicyReloadRecord
+  | ApprovalEventRecord;
 
 /** A record before it is chained: what callers fill in. */
 export type RecordBody<R extends AuditRecord = AuditRecord> = R extends AuditRecord

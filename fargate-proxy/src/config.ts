@@ -166,11 +166,32 @@ export const gatewayConfigSchema = z
     approvals: z
       .object({
         /** A directory shared by the gateway's processes and `gatehouse approvals` (local mode). */
-        directory: z.string().min(1),
+        directory: z.string().min(1).optional(),
+        /** The approvals table the approval functions write decisions to (AWS). */
+        dynamodb: dynamoDbTable.optional(),
+        /** The approval state machine each new request starts (AWS, infra/approvals). */
+        workflow: z
+          .object({
+            stateMachineArn: z.string().startsWith('arn:'),
+            region: z.string().min(1).optional(),
+            /** Another endpoint than AWS's (tests). */
+            endpoint: z.string().url().optional(),
+          })
+          .strict()
+          .optional(),
+        /** A file holding a Slack incoming-webhook URL: local mode posts each request there. */
+        slackWebhookFile: z.string().min(1).optional(),
         /** How often a held statement's request is looked at. */
         pollMs: z.number().int().min(10).default(250),
       })
       .strict()
+      .refine((a) => (a.directory === undefined) !== (a.dynamodb === undefined), {
+        message: 'name either a directory or a dynamodb table for approvals',
+      })
+      .refine((a) => a.dynamodb === undefined || a.workflow !== undefined, {
+        message: 'approvals in DynamoDB need the workflow (stateMachineArn) that notifies approvers',
+        path: ['workflow'],
+      })
       .optional(),
     /** Masking (README, "Masking"): the rules are in the policy; the token key is configuration. */
     masking: z

@@ -1,7 +1,16 @@
-import { type ApprovalRequest, type ApproverContact, approvalBinding, type BoundStatement } from '../../../core/approval/approval';
+import { randomBytes } from 'node:crypto';
+import {
+  type ApprovalRequest,
+  type ApprovalState,
+  type ApproverContact,
+  approvalBinding,
+  approvalState,
+  type BoundStatement,
+} from '../../../core/approval/approval';
+import type { ApprovalRecord } from '../../../core/approval/approval-items';
 import type { RuleApproval } from '../../../core/policy/compiled-policy';
 import type { Refusal } from '../session/statement-gate';
-import type { LocalApprovalStore } from './local-approval-store';
+import type { ApprovalNotifier, ApprovalStore } from './approval-store';
 
 /** A statement a rule sends for approval, with what the request needs to say. */
 export interface ApprovalCase extends BoundStatement {
@@ -18,13 +27,23 @@ export interface ApprovalCase extends BoundStatement {
 }
 
 export type ApprovalOutcome =
-  | { readonly allowed: true; readonly request: ApprovalRequest; readonly by: readonly string[] }
+  | {
+      readonly allowed: true;
+      readonly request: ApprovalRequest;
+      readonly by: readonly string[];
+      /** What was recorded about the request, for the audit trail. */
+      readonly record: ApprovalRecord;
+    }
   | {
       readonly allowed: false;
       readonly refusal: Refusal;
       readonly request: ApprovalRequest;
+      readonly record: ApprovalRecord;
       /** The request still waits for its approvers. */
       readonly pending: boolean;
+      /** The request was opened by this call. */
+      readonly opened?: boolean;
+      readonly state: ApprovalState['state'];
     };
 
 function microseconds(ms: number): number {
@@ -32,39 +51,62 @@ function microseconds(ms: number): number {
 }
 
 /**
- * Where statements that need approval are decided (non-interactive mode): a statement runs when an
- * approval of that exact statement is there to use; otherwise a request is opened (or the pending
- * one named) and the statement is refused with its id, so the client can run it again once approved.
+ * Where statements that need approval are decided, over an approval store. A statement runs when an
+ * approval of that exact statement is there to use; otherwise a request is opened (or the pending one
+ * named), its approvers are notified, and the statement either waits (hold mode: `decided`, then
+ * `decideHeld`) or is refused with the request id, so the client can run it again once approved.
  */
 export class ApprovalDesk {
   constructor(
-    private readonly store: LocalApprovalStore,
+    private readonly store: ApprovalStore,
+    private readonly notifier: ApprovalNotifier | undefined,
     /** How often a held statement's request is looked at. */
     private readonly pollMs = 250,
     private readonly now: () => number = Date.now,
   ) {}
 
+  private stateOf(record: ApprovalRecord): ApprovalState {
+    return approvalState(record.request, record.decisions, microseconds(this.now()), record.cancelled);
+  }
+
   /**
    * A held statement asked about again: what became of its own request (it is never replaced by a
    * new one: a timeout or denial is the answer).
    */
-  decideHeld(id: string): ApprovalOutcome | undefined {
-    const request = this.store.request(id);
-    if (!request) return undefined;
-    const state = this.store.state(request, microseconds(this.now()));
+  async decideHeld(id: string): Promise<ApprovalOutcome | undefined> {
+    const record = await this.store.record(id);
+    if (!record) return undefined;
+    const { request } = record;
+    const state = this.stateOf(record);
     switch (state.state) {
       case 'approved':
-        if (request.coverage.kind === 'once' && !this.store.use(request.id)) return undefined;
-        return { allowed: true, request, by: state.by };
+        if (request.coverage.kind === 'once' && !(await this.store.use(request))) return undefined;
+        return { allowed: true, request, by: state.by, record };
       case 'pending':
-        return { allowed: false, request, pending: true, refusal: this.waiting(request) };
+        return {
+          allowed: false,
+          request,
+          record,
+          pending: true,
+          state: 'pending',
+          refusal: this.waiting(request),
+        };
       case 'denied':
-        return { allowed: false, request, pending: false, refusal: this.denied(request, state.by) };
+        return {
+          allowed: false,
+          request,
+          record,
+          pending: false,
+          state: 'denied',
+          refusal: this.denied(request, state.by),
+        };
       default:
         return {
           allowed: false,
           request,
+          record,
           pending: false,
+          state: state.state,
           refusal: {
             sqlstate: '42501',
             message: `approval ${state.state === 'cancelled' ? 'was cancelled' : 'timed out'}: ${request.reason} (request ${request.id})`,
@@ -77,18 +119,19 @@ export class ApprovalDesk {
   /** Resolves once the request is no longer pending (or `gone` says the client stopped waiting). */
   async decided(id: string, gone: () => boolean): Promise<void> {
     for (;;) {
-      const request = this.store.request(id);
-      if (!request || gone()) return;
-      if (this.store.state(request, microseconds(this.now())).state !== 'pending') return;
+      if (gone()) return;
+      // null: the store could not be read; asked again at the next poll (the timeout still ends it).
+      const record = await this.store.record(id).catch(() => null);
+      if (record === undefined) return;
+      if (record && this.stateOf(record).state !== 'pending') return;
       await new Promise((resolve) => setTimeout(resolve, this.pollMs));
     }
   }
 
   /** The client stopped waiting: the request is withdrawn. */
-  cancel(id: string): void {
-    const request = this.store.request(id);
-    if (request && this.store.state(request, microseconds(this.now())).state === 'pending')
-      this.store.cancel(id);
+  async cancel(id: string): Promise<void> {
+    const record = await this.store.record(id);
+    if (record && this.stateOf(record).state === 'pending') await this.store.cancel(record.request);
   }
 
   /** The notice a held client gets: what it waits for, who was asked, until when. */
@@ -97,33 +140,53 @@ export class ApprovalDesk {
     return `approval required: ${request.reason}; request ${request.id} was sent to ${request.approvers.join(', ')}; the statement waits until ${until}`;
   }
 
-  decide(approvalCase: ApprovalCase): ApprovalOutcome {
+  /**
+   * Decides a statement: an approval of it to use, the pending or denied request for it, or a new
+   * request. `timeoutMs` overrides the rule's timeout (shorter, to stay within the server's limits).
+   */
+  async decide(
+    approvalCase: ApprovalCase,
+    timeoutMs = approvalCase.approval.timeoutMs,
+  ): Promise<ApprovalOutcome> {
     const now = microseconds(this.now());
     const binding = approvalBinding(approvalCase);
-    const requests = this.store
-      .requests()
-      .filter((r) => r.binding === binding)
-      .reverse();
-    for (const request of requests) {
-      const state = this.store.state(request, now);
+    for (const record of await this.store.recordsFor(binding)) {
+      const { request } = record;
+      const state = this.stateOf(record);
       if (state.state === 'approved') {
         const usable =
-          request.coverage.kind === 'once' ? this.store.use(request.id) : (state.until ?? 0) > now;
-        if (usable) return { allowed: true, request, by: state.by };
+          request.coverage.kind === 'once' ? await this.store.use(request) : (state.until ?? 0) > now;
+        if (usable) return { allowed: true, request, by: state.by, record };
         continue;
       }
       if (state.state === 'pending') {
-        return { allowed: false, request, pending: true, refusal: this.waiting(request) };
+        return {
+          allowed: false,
+          request,
+          record,
+          pending: true,
+          state: 'pending',
+          refusal: this.waiting(request),
+        };
       }
       if (state.state === 'denied' && now < request.expires) {
-        return { allowed: false, request, pending: false, refusal: this.denied(request, state.by) };
+        return {
+          allowed: false,
+          request,
+          record,
+          pending: false,
+          state: 'denied',
+          refusal: this.denied(request, state.by),
+        };
       }
     }
     const { approval } = approvalCase;
-    const request = this.store.open({
+    const request: ApprovalRequest = {
+      // Opaque and unguessable: it names the request in links and buttons, never the workflow's token.
+      id: `apr-${randomBytes(12).toString('hex')}`,
       binding,
       requested: now,
-      expires: now + microseconds(approval.timeoutMs),
+      expires: now + microseconds(timeoutMs),
       issuer: approvalCase.issuer,
       subject: approvalCase.subject,
       database: approvalCase.database,
@@ -136,8 +199,31 @@ export class ApprovalDesk {
       needed: approval.needed,
       coverage: approval.coverage,
       excluded: approvalCase.excluded,
-    });
-    return { allowed: false, request, pending: true, refusal: this.waiting(request) };
+    };
+    await this.store.open(request);
+    try {
+      await this.notifier?.requested(request);
+    } catch (error) {
+      // Nobody was told: the request is withdrawn rather than left for a timeout nobody can beat.
+      await this.store.cancel(request).catch(() => undefined);
+      throw error;
+    }
+    const record: ApprovalRecord = {
+      request,
+      decisions: [],
+      notifications: [],
+      used: false,
+      cancelled: false,
+    };
+    return {
+      allowed: false,
+      request,
+      record,
+      pending: true,
+      opened: true,
+      state: 'pending',
+      refusal: this.waiting(request),
+    };
   }
 
   private denied(request: ApprovalRequest, by: string): Refusal {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -8,6 +7,8 @@ import {
   approvalState,
   decisionProblem,
 } from '../../../core/approval/approval';
+import type { ApprovalRecord } from '../../../core/approval/approval-items';
+import type { ApprovalStore } from './approval-store';
 
 /**
  * Approval requests and decisions in a directory, shared by every process of a local gateway and the
@@ -15,7 +16,7 @@ import {
  * one decision per approver) and `used-ID` (created exclusively: an approval that covers one run is
  * used once, by one session). Synchronous: local files answer at once.
  */
-export class LocalApprovalStore {
+export class LocalApprovalStore implements ApprovalStore {
   constructor(private readonly directory: string) {
     mkdirSync(directory, { recursive: true, mode: 0o700 });
   }
@@ -57,26 +58,43 @@ export class LocalApprovalStore {
     return approvalState(request, this.decisions(request.id), now, cancelled);
   }
 
-  /** The client stopped waiting (it disconnected or cancelled): the request is withdrawn. */
-  cancel(id: string): void {
+  /** Everything recorded about one request (local mode sends no notifications of its own). */
+  recordOf(request: ApprovalRequest): ApprovalRecord {
+    const files = readdirSync(this.directory);
+    return {
+      request,
+      decisions: this.decisions(request.id),
+      notifications: [],
+      used: files.includes(`used-${request.id}`),
+      cancelled: files.includes(`cancelled-${request.id}`),
+    };
+  }
+
+  async record(id: string): Promise<ApprovalRecord | undefined> {
+    const request = this.request(id);
+    return request && this.recordOf(request);
+  }
+
+  async recordsFor(binding: string): Promise<readonly ApprovalRecord[]> {
+    return this.requests()
+      .filter((r) => r.binding === binding)
+      .reverse()
+      .map((r) => this.recordOf(r));
+  }
+
+  async cancel(request: ApprovalRequest): Promise<void> {
     try {
-      writeFileSync(this.file(`cancelled-${id}`), '', { flag: 'wx', mode: 0o600 });
+      writeFileSync(this.file(`cancelled-${request.id}`), '', { flag: 'wx', mode: 0o600 });
     } catch {
       // cancelled already
     }
   }
 
-  used(id: string): boolean {
-    return readdirSync(this.directory).includes(`used-${id}`);
-  }
-
   /** Opens a request; written whole (a temporary file renamed) so a reader never sees half of one. */
-  open(draft: Omit<ApprovalRequest, 'id'>): ApprovalRequest {
-    const request: ApprovalRequest = { ...draft, id: `apr-${randomBytes(6).toString('hex')}` };
+  async open(request: ApprovalRequest): Promise<void> {
     const temporary = this.file(`.request-${request.id}.tmp`);
     writeFileSync(temporary, `${JSON.stringify(request)}\n`, { mode: 0o600 });
     renameSync(temporary, this.file(`request-${request.id}.json`));
-    return request;
   }
 
   /** Records a decision; refused when it would not count (see decisionProblem) or was made already. */
@@ -94,10 +112,9 @@ export class LocalApprovalStore {
     return { ok: true };
   }
 
-  /** Marks a once-only approval used; false when another session used it first. */
-  use(id: string): boolean {
+  async use(request: ApprovalRequest): Promise<boolean> {
     try {
-      writeFileSync(this.file(`used-${id}`), '', { flag: 'wx', mode: 0o600 });
+      writeFileSync(this.file(`used-${request.id}`), '', { flag: 'wx', mode: 0o600 });
       return true;
     } catch {
       return false;

@@ -1,10 +1,12 @@
 import type {
+  ApprovalEventRecord,
   SessionEndRecord,
   SessionStartRecord,
   SourceFacts,
   StatementRecord,
 } from '../../../core/audit/records';
 import { STATEMENT_CLASSES, type StatementClass } from '../../../core/sql/analysis';
+import type { ApprovalEvent } from '../approval/approval-events';
 import type { VerifiedIdentity } from '../auth/token-verifier';
 import { nowMicros } from '../observability/clock';
 import { SessionRecorder } from '../recording/session-recorder';
@@ -112,6 +114,12 @@ export class SessionAudit {
       source: this.source,
       ...fields,
     });
+  }
+
+  /** An approval request this session's statement made, opened or ended (see ApprovalEventRecord). */
+  approval(event: ApprovalEvent): void {
+    if (!this.started || this.ended) return;
+    this.writer.append<ApprovalEventRecord>(this.session, { type: 'approval', time: nowMicros(), ...event });
   }
 
   end(reason: string): void {

@@ -6,7 +6,8 @@ import { withinAllowedHours } from '../../../core/policy/allowed-hours';
 import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
 import { type Decision, decide, dependsOnParameters } from '../../../core/policy/decide';
 import type { Analysis, StatementAnalysis } from '../../../core/sql/analysis';
-import type { ApprovalCase, ApprovalDesk } from '../approval/approval-desk';
+import type { ApprovalCase, ApprovalDesk, ApprovalOutcome } from '../approval/approval-desk';
+import { type ApprovalEvent, approvalEvent } from '../approval/approval-events';
 import { redact } from '../audit/redaction';
 import type { AuditedDecision } from '../audit/statement-tracker';
 import { sha256 } from '../audit/statement-tracker';
@@ -76,6 +77,14 @@ export class SessionPolicy implements StatementGate {
   lastBindApproval: AuditedDecision | undefined;
   /** The approval request of the statement held on the wire, if any. */
   private held: string | undefined;
+  /** The desk's answer for the statement about to be asked about again (see approve). */
+  private answer: ApprovalOutcome | { failed: string } | undefined;
+  /** The server's idle_in_transaction_session_timeout for this session, in ms (0: none). */
+  idleInTransactionMs = 0;
+  /** Whether the session is inside a transaction block (the relay knows; set by the session). */
+  inTransaction: () => boolean = () => false;
+  /** Where the session's approval events go (its audit trail). */
+  onApproval: ((event: ApprovalEvent) => void) | undefined;
   private heldCancelled = false;
   private closed = false;
   /** The notice for a client whose statement is held for approval (the relay sends it). */
@@ -115,6 +124,11 @@ export class SessionPolicy implements StatementGate {
       this.currentGrant.allow.has('unknown') &&
       this.currentGrant.masking === undefined
     );
+  }
+
+  /** Whether statements of this session may be held for approval (a rule of its grant asks for it). */
+  get holdsStatements(): boolean {
+    return this.context.approvals !== undefined && this.currentGrant.rules.some((r) => r.approval?.wait);
   }
 
   /** A reloaded policy that still admits the session with the same settings takes effect at once. */
@@ -353,35 +367,83 @@ export class SessionPolicy implements StatementGate {
     };
   }
 
-  /** Runs the statement if an approval of it is there to use; otherwise refuses with the request. */
+  /**
+   * Runs the statement if an approval of it is there to use; otherwise refuses with the request, or
+   * holds it until the request is decided. The desk's store may be remote, so asking it is a hold too:
+   * the statement is asked about again with the desk's answer in `answer`.
+   */
   private approve(
     approvalCase: ApprovalCase,
     parameters: readonly (string | null)[],
     decided: AuditedDecision,
   ): Refusal | Promise<void> | undefined {
     const desk = this.context.approvals!;
-    // A statement asked about again after its hold: its own request answers, never a new one.
-    const held = this.held;
-    this.held = undefined;
-    if (held && this.heldCancelled) {
-      this.heldCancelled = false;
-      this.lastDecision = { ...decided, decision: 'refused', approval: { id: held } };
+    const answer = this.answer;
+    this.answer = undefined;
+    if (!answer) {
+      // A statement asked about again after its hold: its own request answers, never a new one.
+      const held = this.held;
+      this.held = undefined;
+      if (held && this.heldCancelled) {
+        this.heldCancelled = false;
+        this.lastDecision = { ...decided, decision: 'refused', approval: { id: held } };
+        return {
+          sqlstate: '57014',
+          message: 'canceling statement due to user request',
+          detail: `The statement was waiting for approval; request ${held} is withdrawn.`,
+        };
+      }
+      const timeoutMs = this.holdLimitMs(approvalCase.approval.timeoutMs, approvalCase.approval.wait);
+      return (async () => {
+        try {
+          this.answer =
+            (held && (await desk.decideHeld(held))) ||
+            (await desk.decide({ ...approvalCase, parameters }, timeoutMs));
+        } catch (error) {
+          this.answer = { failed: (error as Error).message };
+        }
+      })();
+    }
+    if ('failed' in answer) {
+      this.lastDecision = { ...decided, decision: 'refused' };
       return {
-        sqlstate: '57014',
-        message: 'canceling statement due to user request',
-        detail: `The statement was waiting for approval; request ${held} is withdrawn.`,
+        sqlstate: '58000',
+        message:
+          'approval could not be checked: the approval store or workflow is unavailable; the statement did not run',
+        detail: answer.failed,
       };
     }
-    const outcome = (held && desk.decideHeld(held)) || desk.decide({ ...approvalCase, parameters });
+    const outcome = answer;
     const approval = { id: outcome.request.id, ...(outcome.allowed ? { by: outcome.by } : {}) };
     this.lastDecision = { ...decided, decision: outcome.allowed ? 'approved' : 'refused', approval };
-    if (outcome.allowed) return undefined;
+    if (outcome.allowed) {
+      this.onApproval?.(approvalEvent(outcome.record, 'approved'));
+      return undefined;
+    }
+    if (outcome.opened) this.onApproval?.(approvalEvent(outcome.record, 'requested'));
+    else if (outcome.state !== 'pending') this.onApproval?.(approvalEvent(outcome.record, outcome.state));
+    if (outcome.pending && this.closed) {
+      void desk.cancel(outcome.request.id).catch(() => undefined);
+      return outcome.refusal;
+    }
     if (outcome.pending && approvalCase.approval.wait) {
       this.held = outcome.request.id;
       this.pendingNotice = desk.notice(outcome.request);
-      return desk.decided(outcome.request.id, () => this.closed);
+      return desk.decided(outcome.request.id, () => this.closed || this.heldCancelled);
     }
     return outcome.refusal;
+  }
+
+  /**
+   * The longest a statement may be held: a session inside a transaction is idle on the server while
+   * it waits, so the hold ends before the server's idle_in_transaction_session_timeout would end the
+   * session under it (with a margin for the decision to travel).
+   */
+  private holdLimitMs(timeoutMs: number, wait: boolean): number {
+    const idle = this.idleInTransactionMs;
+    if (!wait || idle <= 0 || !this.inTransaction()) return timeoutMs;
+    const margin = Math.min(2_000, idle / 5);
+    return Math.min(timeoutMs, idle - margin);
   }
 
   /**
@@ -391,15 +453,24 @@ export class SessionPolicy implements StatementGate {
   cancelHeld(): boolean {
     if (!this.held) return false;
     this.heldCancelled = true;
-    this.context.approvals?.cancel(this.held);
+    this.withdraw(this.held);
     return true;
   }
 
   /** The session is over: a statement still waiting for approval withdraws its request. */
   close(): void {
     this.closed = true;
-    if (this.held) this.context.approvals?.cancel(this.held);
+    if (this.held) this.withdraw(this.held);
     this.held = undefined;
+  }
+
+  private withdraw(id: string): void {
+    const desk = this.context.approvals;
+    if (!desk) return;
+    void desk.cancel(id).then(
+      () => this.onApproval?.({ id, event: 'cancelled' }),
+      () => undefined,
+    );
   }
 
   /** Remembers what SQL PREPARE defines, so a later EXECUTE is decided by it. */

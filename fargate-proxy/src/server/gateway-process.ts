@@ -4,8 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { PolicyReloadRecord } from '../../../core/audit/records';
-import { ApprovalDesk } from '../approval/approval-desk';
-import { LocalApprovalStore } from '../approval/local-approval-store';
+import { approvalDeskFor } from '../approval/approval-desk-for';
 import { AuditWriter } from '../audit/audit-writer';
 import { FailureThrottle } from '../auth/failure-throttle';
 import { JwksTokenVerifier } from '../auth/token-verifier';
@@ -174,9 +173,7 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
     masking: masking.planner,
     maskingTokenKey,
     tokenVault: new TokenVault(TOKEN_VAULT_ENTRIES),
-    approvals:
-      config.approvals &&
-      new ApprovalDesk(new LocalApprovalStore(config.approvals.directory), config.approvals.pollMs),
+    approvals: config.approvals && approvalDeskFor(config.approvals),
     maxStatementChars: config.policy.maxStatementBytes,
     now,
   });

@@ -58,6 +58,8 @@ export interface SessionDependencies {
 }
 
 const NOTHING = Buffer.alloc(0);
+/** The server setting a held statement must stay within (see SessionPolicy.holdLimitMs). */
+const IDLE_IN_TRANSACTION = 'idle_in_transaction_session_timeout';
 
 /** Whether a libpq `options` value (`-c name=value`, `--name=value`) sets one of the pinned settings. */
 function optionsTouch(options: string, pinned: ReadonlyMap<string, unknown>): boolean {
@@ -243,14 +245,16 @@ export class ClientSession {
         },
       );
     }
+    // A grant whose statements may wait for approval keeps its holds within the server's limit.
+    const read = admitted.policy.holdsStatements ? [IDLE_IN_TRANSACTION] : [];
     try {
-      return await connectUpstream(this.deps.upstream, credential, parameters);
+      return await connectUpstream(this.deps.upstream, credential, parameters, read);
     } catch (error) {
       if (!(error instanceof UpstreamError) || error.failure !== 'authentication') throw error;
       // The secret may have been rotated: read it again once.
       this.deps.credentials.invalidate();
       credential = await this.deps.credentials.get();
-      return await connectUpstream(this.deps.upstream, credential, parameters);
+      return await connectUpstream(this.deps.upstream, credential, parameters, read);
     }
   }
 
@@ -320,6 +324,8 @@ export class ClientSession {
       },
       counters: relayAudit?.tracker,
     };
+    admitted.policy.idleInTransactionMs = Number(upstream.settings.get(IDLE_IN_TRANSACTION) ?? 0);
+    admitted.policy.onApproval = (event) => this.audit?.approval(event);
     this.relay = new Relay({
       client: this.stream,
       upstream: upstream.socket,
@@ -339,6 +345,8 @@ export class ClientSession {
         this.finish();
       },
     });
+    const relay = this.relay;
+    admitted.policy.inTransaction = () => relay.inTransaction;
     this.relay.start(start.leftover, upstream.pending);
     upstream.pending = NOTHING;
   }

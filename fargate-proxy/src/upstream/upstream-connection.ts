@@ -25,6 +25,8 @@ export interface UpstreamSession {
   parameters: Array<[string, string]>;
   processId: number;
   secretKey: Buffer;
+  /** Server settings read after startup, when asked for (see connectUpstream's `read`). */
+  settings: Map<string, string>;
   /** Bytes received after ReadyForQuery (normally none). */
   pending: Buffer;
 }
@@ -139,6 +141,8 @@ export async function connectUpstream(
   endpoint: UpstreamEndpoint,
   credential: UpstreamCredential,
   startupParameters: Record<string, string>,
+  /** Server settings to read once the session is open (their effective values for this role). */
+  read: readonly string[] = [],
 ): Promise<UpstreamSession> {
   const socket = await openTransport(endpoint);
   const reader = new StreamReader(socket);
@@ -205,8 +209,10 @@ export async function connectUpstream(
           const failure = fields.code.startsWith('28') ? 'authentication' : 'server';
           throw new UpstreamError(failure, fields.message, fields);
         }
-        case BackendCode.ReadyForQuery:
-          return { socket, parameters, processId, secretKey, pending: reader.detach() };
+        case BackendCode.ReadyForQuery: {
+          const settings = read.length > 0 ? await readSettings(socket, reader, read) : new Map();
+          return { socket, parameters, processId, secretKey, settings, pending: reader.detach() };
+        }
         default:
           throw new UpstreamError(
             'protocol',
@@ -221,6 +227,32 @@ export async function connectUpstream(
     throw new UpstreamError('protocol', `upstream startup failed: ${(error as Error).message}`, undefined, {
       cause: error,
     });
+  }
+}
+
+/**
+ * Reads server settings on a fresh session, before the client has it: their values as this session
+ * sees them (ALTER ROLE and ALTER DATABASE settings applied), in the units pg_settings gives.
+ */
+async function readSettings(
+  socket: Duplex,
+  reader: StreamReader,
+  names: readonly string[],
+): Promise<Map<string, string>> {
+  const list = names.map((n) => `'${n.replace(/'/g, "''")}'`).join(', ');
+  socket.write(serialize.query(`SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN (${list})`));
+  const settings = new Map<string, string>();
+  for (;;) {
+    const { code, body } = await reader.message(MAX_STARTUP_MESSAGE);
+    if (code === BackendCode.DataRow && body.readInt16BE(0) === 2) {
+      const nameLength = body.readInt32BE(2);
+      const name = body.toString('utf8', 6, 6 + nameLength);
+      const valueLength = body.readInt32BE(6 + nameLength);
+      if (valueLength >= 0)
+        settings.set(name, body.toString('utf8', 10 + nameLength, 10 + nameLength + valueLength));
+    } else if (code === BackendCode.ReadyForQuery) {
+      return settings;
+    }
   }
 }
 
