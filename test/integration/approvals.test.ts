@@ -1,10 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import type { StatementRecord } from '../../core/audit/records';
+import type { ApprovalEventRecord, StatementRecord } from '../../core/audit/records';
 import { storedRecords } from '../support/audit-records';
 import { sendCancel } from '../support/cancel';
-import { testHome, testIssuer } from '../support/environment';
+import { testHome, testIssuer, testUpstream } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
 import { runCommand } from '../support/run-command';
 import { writeTestPolicy } from '../support/test-policy';
@@ -184,6 +184,13 @@ describe('approvals', () => {
     expect(rows.rows).toEqual([{ id: 2 }]);
   });
 
+  /** The approval events the audit trail holds for one request. */
+  function approvalEvents(id: string): ApprovalEventRecord[] {
+    return storedRecords(auditDirectory).filter(
+      (record): record is ApprovalEventRecord => record.type === 'approval' && record.id === id,
+    );
+  }
+
   /** Waits until a request for `text` is pending, and returns its id. */
   async function pendingRequest(text: string): Promise<string> {
     for (let i = 0; i < 100; i++) {
@@ -216,6 +223,18 @@ describe('approvals', () => {
       // Reminders came while it waited.
       expect(notices.length).toBeGreaterThan(1);
       expect((await held.query('SELECT count(*)::int AS n FROM approval_held')).rows).toEqual([{ n: 0 }]);
+      // The audit trail tells the request's story under its id: opened, then approved by whom, how.
+      const events = approvalEvents(id);
+      expect(events.map((e) => e.event)).toEqual(['requested', 'approved']);
+      expect(events[0]).toMatchObject({
+        rule: 'truncates-wait-for-a-dba',
+        approvers: ['alice', 'bob', 'carol'],
+        needed: 1,
+        binding: expect.stringMatching(/^[0-9a-f]{64}$/),
+      });
+      expect(events[1]!.decisions).toEqual([
+        { approver: 'bob', verdict: 'approved', channel: 'cli', time: expect.any(Number) },
+      ]);
     } finally {
       await held.end();
     }
@@ -285,8 +304,51 @@ describe('approvals', () => {
       });
       expect((await cli('list')).stdout).toContain(`${id}  cancelled`);
       await expect(held.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
+      expect(approvalEvents(id).map((e) => e.event)).toEqual(['requested', 'cancelled']);
     } finally {
       await held.end();
     }
   });
+
+  it("ends a hold inside a transaction before the server's idle-in-transaction timeout would", async () => {
+    const upstream = testUpstream();
+    const admin = new Client({ ...upstream, database: 'postgres' });
+    await admin.connect();
+    await admin.query('DROP DATABASE IF EXISTS approvals_idle');
+    await admin.query('CREATE DATABASE approvals_idle');
+    await admin.query("ALTER DATABASE approvals_idle SET idle_in_transaction_session_timeout = '3s'");
+    await admin.end();
+    const held = new Client({
+      ...gateway.connection('migrator'),
+      database: 'approvals_idle',
+      password: testIssuer().sign({ sub: 'migrator', actor: 'dave' }, 600),
+      ssl,
+    });
+    held.on('error', () => undefined);
+    await held.connect();
+    try {
+      await held.query('CREATE TABLE idle_rows (id int); INSERT INTO idle_rows VALUES (1)');
+      await held.query('BEGIN');
+      await held.query('INSERT INTO idle_rows VALUES (2)');
+      // The rule allows 30 s, but the server would end this session after 3 s idle in a transaction.
+      const started = Date.now();
+      const refused = await held.query('UPDATE idle_rows SET id = 3').catch((error: Error) => error);
+      expect(refused).toMatchObject({ code: '42501', message: expect.stringMatching(/^approval timed out/) });
+      expect(Date.now() - started).toBeLessThan(3000);
+      // The session and its transaction are still there to end as the client chooses.
+      await held.query('ROLLBACK');
+      expect((await held.query('SELECT count(*)::int AS n FROM idle_rows')).rows).toEqual([{ n: 1 }]);
+      // Outside a transaction the rule's own timeout applies.
+      const running = held.query('UPDATE idle_rows SET id = 4').catch((error: Error) => error);
+      const id = await pendingRequest('UPDATE idle_rows SET id = 4');
+      const request = JSON.parse((await cli('list', '--json')).stdout).find(
+        (r: { id: string }) => r.id === id,
+      );
+      expect((request.expires - request.requested) / 1e6).toBe(30);
+      await cli('approve', id, '--as', 'alice');
+      expect(await running).toMatchObject({ rowCount: 1 });
+    } finally {
+      await held.end();
+    }
+  }, 20_000);
 });
