@@ -12,7 +12,7 @@ const USAGE = `gatehouse ${VERSION}
 
 Usage:
   gatehouse local [--port 6432] [--host 127.0.0.1] [--upstream postgres://…] [--workers N]
-                  [--health-port 6480] [--replay-port 6490] [--home .gatehouse] [--policy FILE] [--log-level info]
+                  [--health-port 6480] [--replay-port 6490] [--approvals-port 6491] [--home .gatehouse] [--policy FILE] [--log-level info]
       Runs the gateway on this machine in front of an embedded PostgreSQL with a demo database
       (or in front of --upstream), with a local token issuer. The policy is --policy, or
       <home>/policy.yaml (created from the demo policy on first start); edits are reloaded live.
@@ -71,6 +71,7 @@ async function local(argv: string[]): Promise<void> {
       workers: { type: 'string', default: '2' },
       'health-port': { type: 'string', default: '6480' },
       'replay-port': { type: 'string', default: '6490' },
+      'approvals-port': { type: 'string', default: '6491' },
       home: { type: 'string', default: '.gatehouse' },
       'log-level': { type: 'string', default: 'info' },
       'pg-setting': { type: 'string', multiple: true, default: [] },
@@ -94,6 +95,7 @@ async function local(argv: string[]): Promise<void> {
     port: Number(values.port),
     healthPort: Number(values['health-port']),
     replayPort: Number(values['replay-port']),
+    approvalsPort: Number(values['approvals-port']),
     workers: Number(values.workers),
     upstreamUrl: values.upstream,
     postgresSettings,
@@ -114,6 +116,7 @@ async function local(argv: string[]): Promise<void> {
       `  gateway   ${host}:${mode.gateway.port}, TLS certificate ${mode.certFile}`,
       `  health    http://127.0.0.1:${mode.gateway.healthPort}/readyz   metrics: /metrics`,
       `  sessions  ${mode.recordingsUrl}   (recordings; this address carries a per-run secret)`,
+      `  approvals ${mode.approvalsUrl}   (approve or deny held statements; per-run secret too)`,
       '',
       'Connect (this token is valid for 12 hours):',
       `  PGPASSWORD='${token}' psql "host=${host} port=${mode.gateway.port} dbname=${mode.database} user=demo-ci sslmode=require"`,

@@ -4,11 +4,13 @@ import { type GatewayConfig, parseGatewayConfig } from '../fargate-proxy/src/con
 import type { Logger } from '../fargate-proxy/src/observability/logger';
 import { type RunningGateway, startGateway } from '../fargate-proxy/src/server/primary';
 import { StaticCredentialSource } from '../fargate-proxy/src/upstream/credential-source';
+import { startApprovalsPage } from './approvals-page/server';
 import { ensureAuditSigningKey, ensureMaskingTokenKey, ensureSelfSignedCertificate } from './certificates';
 import { DEMO_DATABASE, seedDemoDatabase } from './demo-data';
 import { type RunningPostgres, startEmbeddedPostgres } from './embedded-postgres';
 import { freePort } from './free-port';
-import { type RecordingsPage, startRecordingsPage } from './recordings-page/server';
+import type { LoopbackPage } from './loopback-page';
+import { startRecordingsPage } from './recordings-page/server';
 import { type LocalIssuer, localIssuerConfig, openLocalIssuer } from './token-issuer';
 
 export interface LocalModeOptions {
@@ -19,6 +21,8 @@ export interface LocalModeOptions {
   healthPort: number;
   /** The recordings page's port on 127.0.0.1 (0: any free port). */
   replayPort: number;
+  /** The approval page's port on 127.0.0.1 (0: any free port). */
+  approvalsPort: number;
   workers: number;
   /** Front this server instead of starting the embedded one: postgres://user:password@host:port/db?sslmode=… */
   upstreamUrl?: string;
@@ -51,6 +55,8 @@ export interface LocalMode {
   database: string;
   /** The recordings page's address, with its per-run secret. */
   recordingsUrl: string;
+  /** The approval page's address, with its per-run secret. */
+  approvalsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -154,10 +160,16 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     await postgres?.stop();
     throw error;
   }
-  let page: RecordingsPage;
+  let page: LoopbackPage | undefined;
+  let approvals: LoopbackPage | undefined;
   try {
     page = await startRecordingsPage({ store: config.audit.directory, port: options.replayPort });
+    approvals = await startApprovalsPage({
+      directory: config.approvals!.directory!,
+      port: options.approvalsPort,
+    });
   } catch (error) {
+    await page?.close();
     await gateway.stop();
     await postgres?.stop();
     throw error;
@@ -170,8 +182,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     certFile: certificate.certFile,
     database: upstream.database,
     recordingsUrl: page.url,
+    approvalsUrl: approvals.url,
     stop: async () => {
       await page.close();
+      await approvals.close();
       await gateway.stop();
       await postgres?.stop();
     },
