@@ -128,6 +128,16 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       database: DEMO_DATABASE,
     };
   }
+  const approvalsDirectory = path.join(home, 'approvals');
+  let approvals: LoopbackPage;
+  try {
+    // Before the gateway: webhook messages link to the page, whose port may be chosen now.
+    approvals = await startApprovalsPage({ directory: approvalsDirectory, port: options.approvalsPort });
+  } catch (error) {
+    await postgres?.stop();
+    throw error;
+  }
+  const slackWebhookFile = path.join(home, 'slack-webhook-url');
   const config = parseGatewayConfig({
     listen: { host: options.host, port: options.port },
     workers: options.workers,
@@ -143,7 +153,11 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     },
     masking: { tokenKeyFile: ensureMaskingTokenKey(path.join(home, 'keys', 'masking-token.key')) },
     sessions: { directory: path.join(home, 'sessions') },
-    approvals: { directory: path.join(home, 'approvals') },
+    approvals: {
+      directory: approvalsDirectory,
+      pageUrl: `http://127.0.0.1:${approvals.port}/`,
+      ...(existsSync(slackWebhookFile) ? { slackWebhookFile } : {}),
+    },
     health: { host: '127.0.0.1', port: options.healthPort, emfIntervalMs: 0 },
     cancel: {},
     drainMs: 5000,
@@ -157,19 +171,15 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       credentials: new StaticCredentialSource({ user: upstream.user, password: upstream.password }),
     });
   } catch (error) {
+    await approvals.close();
     await postgres?.stop();
     throw error;
   }
-  let page: LoopbackPage | undefined;
-  let approvals: LoopbackPage | undefined;
+  let page: LoopbackPage;
   try {
     page = await startRecordingsPage({ store: config.audit.directory, port: options.replayPort });
-    approvals = await startApprovalsPage({
-      directory: config.approvals!.directory!,
-      port: options.approvalsPort,
-    });
   } catch (error) {
-    await page?.close();
+    await approvals.close();
     await gateway.stop();
     await postgres?.stop();
     throw error;

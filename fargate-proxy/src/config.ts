@@ -181,6 +181,8 @@ export const gatewayConfigSchema = z
           .optional(),
         /** A file holding a Slack incoming-webhook URL: local mode posts each request there. */
         slackWebhookFile: z.string().min(1).optional(),
+        /** The local approval page, linked from webhook messages. */
+        pageUrl: z.string().url().optional(),
         /** How often a held statement's request is looked at. */
         pollMs: z.number().int().min(10).default(250),
       })

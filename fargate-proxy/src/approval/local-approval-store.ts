@@ -7,7 +7,7 @@ import {
   approvalState,
   decisionProblem,
 } from '../../../core/approval/approval';
-import type { ApprovalRecord } from '../../../core/approval/approval-items';
+import type { ApprovalNotification, ApprovalRecord } from '../../../core/approval/approval-items';
 import type { ApprovalStore } from './approval-store';
 
 /**
@@ -58,13 +58,16 @@ export class LocalApprovalStore implements ApprovalStore {
     return approvalState(request, this.decisions(request.id), now, cancelled);
   }
 
-  /** Everything recorded about one request (local mode sends no notifications of its own). */
+  /** Everything recorded about one request. */
   recordOf(request: ApprovalRequest): ApprovalRecord {
     const files = readdirSync(this.directory);
     return {
       request,
       decisions: this.decisions(request.id),
-      notifications: [],
+      notifications: files
+        .filter((f) => f.startsWith(`notified-${request.id}-`))
+        .map((f) => this.readJson<ApprovalNotification>(f))
+        .filter((n): n is ApprovalNotification => n !== undefined),
       used: files.includes(`used-${request.id}`),
       cancelled: files.includes(`cancelled-${request.id}`),
     };
@@ -80,6 +83,12 @@ export class LocalApprovalStore implements ApprovalStore {
       .filter((r) => r.binding === binding)
       .reverse()
       .map((r) => this.recordOf(r));
+  }
+
+  /** A notification sent about a request (local mode: the Slack webhook). */
+  notified(request: ApprovalRequest, notification: ApprovalNotification): void {
+    const name = `notified-${request.id}-${notification.channel}-${notification.to.replace(/[^\w.@-]/g, '_')}.json`;
+    writeFileSync(this.file(name), `${JSON.stringify(notification)}\n`, { mode: 0o600 });
   }
 
   async cancel(request: ApprovalRequest): Promise<void> {

@@ -173,7 +173,7 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
     masking: masking.planner,
     maskingTokenKey,
     tokenVault: new TokenVault(TOKEN_VAULT_ENTRIES),
-    approvals: config.approvals && approvalDeskFor(config.approvals),
+    approvals: config.approvals && approvalDeskFor(config.approvals, log),
     maxStatementChars: config.policy.maxStatementBytes,
     now,
   });
