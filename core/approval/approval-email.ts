@@ -18,7 +18,9 @@ const FONT = "-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial
 const MONO = "ui-monospace,SFMono-Regular,Menlo,Consolas,'Liberation Mono',monospace";
 
 export function approvalEmail(request: ApprovalRequest, approver: string, link: string): ApprovalEmail {
-  const subject = oneLine(`Approval needed: ${request.grant}/${request.rule} on ${request.database} (${request.id})`);
+  const subject = oneLine(
+    `Approval needed: ${request.grant}/${request.rule} on ${request.database} (${request.id})`,
+  );
   const facts = requestFacts(request);
   const expires = formatTime(request.expires);
   const text = [

@@ -25,6 +25,8 @@ export interface ResultView {
   readonly title: string;
   readonly message: string;
   readonly request?: ApprovalRequest;
+  /** The request's state after the decision, for the badge (one approval of two is still pending). */
+  readonly state?: ApprovalState;
 }
 
 const STYLE = `
@@ -45,7 +47,7 @@ dt{color:#57606a}dd{margin:0;word-break:break-word}
 .status.warn{background:#fff8c5;border-color:#d4a72c}
 .actions{display:flex;gap:12px;flex-wrap:wrap}
 .actions form{margin:0}
-button{padding:12px 26px;border:0;border-radius:8px;font:600 15px/1 inherit;color:#fff;cursor:pointer}
+button{padding:12px 26px;border:0;border-radius:8px;font-family:inherit;font-size:15px;font-weight:600;line-height:1;color:#fff;cursor:pointer}
 button.approve{background:#1a7f37}button.deny{background:#cf222e}
 button:focus-visible{outline:3px solid #0969da;outline-offset:2px}
 .note{margin:20px 0 0;color:#57606a;font-size:13px}
@@ -58,7 +60,7 @@ export function confirmationPage(view: ConfirmationView): string {
   const { request, link, decisions, state, problem } = view;
   const status = stateText(request, decisions, state);
   const body = `
-<h1>Approve this statement?</h1>
+<h1>${problem ? 'Approval request' : 'Approve this statement?'}</h1>
 <p class="lead">${escapeHtml(link.approver)}, you are asked to decide on the statement below, exactly as written.</p>
 <pre>${escapeHtml(request.text)}</pre>
 <dl>${requestFacts(request)
@@ -80,7 +82,7 @@ export function resultPage(view: ResultView): string {
 <h1>${escapeHtml(view.title)}</h1>
 <p class="lead">${escapeHtml(view.message)}</p>${detail}
 <p class="note">You can close this page.</p></div>`;
-  return page(view.title, { label: view.tone, tone: view.tone }, body);
+  return page(view.title, view.state ? badgeOf(view.state) : { label: view.tone, tone: view.tone }, body);
 }
 
 /** Two forms that POST the link's fields back to the same path; no script needed. */

@@ -1,5 +1,12 @@
 import type { ApprovalDecision, ApprovalRequest, ApprovalState } from './approval';
-import { askedApprovers, coverageText, escapeMrkdwn, formatTime, neededText, stateText } from './approval-messages';
+import {
+  askedApprovers,
+  coverageText,
+  escapeMrkdwn,
+  formatTime,
+  neededText,
+  stateText,
+} from './approval-messages';
 
 /**
  * Slack messages for an approval request, as Block Kit. Interactive messages (a Slack app with a bot
@@ -100,7 +107,11 @@ export function slackWebhookMessage(
       { type: 'section', text: mrkdwn(`*Decide*\n${lines.join('\n')}`) },
       {
         type: 'context',
-        elements: [mrkdwn('Each link is for the approver it names. It opens a page; nothing is decided until you confirm there.')],
+        elements: [
+          mrkdwn(
+            'Each link is for the approver it names. It opens a page; nothing is decided until you confirm there.',
+          ),
+        ],
       },
     ],
   };
@@ -108,7 +119,8 @@ export function slackWebhookMessage(
 
 function requestBlocks(request: ApprovalRequest): SlackBlock[] {
   const expiresSeconds = Math.floor(request.expires / 1_000_000);
-  const field = (label: string, value: string) => mrkdwn(`*${label}*\n${escapeMrkdwn(cut(value, FIELD_LIMIT))}`);
+  const field = (label: string, value: string) =>
+    mrkdwn(`*${label}*\n${escapeMrkdwn(cut(value, FIELD_LIMIT))}`);
   return [
     { type: 'header', text: plain('Approval needed: a statement waits') },
     { type: 'section', text: mrkdwn(`*Statement*\n${codeBlock(request.text)}`) },
@@ -128,7 +140,9 @@ function requestBlocks(request: ApprovalRequest): SlackBlock[] {
       type: 'context',
       elements: [
         mrkdwn(
-          `Asked: ${askedApprovers(request).map((a) => mention(request, a)).join(', ')}` +
+          `Asked: ${askedApprovers(request)
+            .map((a) => mention(request, a))
+            .join(', ')}` +
             ` · Expires <!date^${expiresSeconds}^{date_short_pretty} {time}|${formatTime(request.expires)}>` +
             ` · Request \`${escapeMrkdwn(request.id)}\``,
         ),
@@ -150,7 +164,13 @@ function decisionButtons(request: ApprovalRequest): SlackBlock {
     text: plain(label),
     value: request.id,
     style,
-    confirm: { title: plain(question), text: plain(detail), confirm: plain(label), deny: plain('Cancel'), style },
+    confirm: {
+      title: plain(question),
+      text: plain(detail),
+      confirm: plain(label),
+      deny: plain('Cancel'),
+      style,
+    },
   });
   return {
     type: 'actions',

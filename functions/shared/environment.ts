@@ -9,7 +9,9 @@ export function parseEnvironment<Out>(
   schema: z.ZodType<Out, z.ZodTypeDef, unknown>,
   env: Readonly<Record<string, string | undefined>>,
 ): Readonly<Out> {
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
   const result = schema.safeParse(present);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`);
@@ -28,7 +30,10 @@ export const serviceUrl = z
   .url()
   .refine((value) => {
     const url = new URL(value);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname));
+    return (
+      url.protocol === 'https:' ||
+      (url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname))
+    );
   }, 'expected an https URL (http only on loopback)');
 
 export const logLevel = z.enum(['debug', 'info', 'warn', 'error']).default('info');
