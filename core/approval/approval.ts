@@ -62,7 +62,7 @@ export interface ApprovalDecision {
   readonly request: string;
   readonly approver: string;
   readonly verdict: 'approved' | 'denied';
-  /** Where the decision came from: cli, page, slack, email. */
+  /** Where the decision came from: cli, local-page, page (a signed link's page), slack. */
   readonly channel: string;
   readonly time: number;
 }

@@ -59,7 +59,13 @@ export async function startApprovalsPage(options: {
           reply(400, 'text/plain', 'verdict must be approved or denied\n');
           return;
         }
-        const result = store.decide({ request: id, approver, verdict, channel: 'page', time: now() * 1000 });
+        const result = store.decide({
+          request: id,
+          approver,
+          verdict,
+          channel: 'local-page',
+          time: now() * 1000,
+        });
         const notice = result.ok
           ? `${id}: ${verdict} by ${approver}`
           : `${id}: not recorded: ${result.problem}`;
