@@ -1,20 +1,15 @@
 import type { ApprovalDecision, ApprovalRequest, ApprovalState } from '../../core/approval/approval';
+import {
+  askedApprovers,
+  escapeHtml as escape,
+  requestFacts,
+  formatTime as time,
+} from '../../core/approval/approval-messages';
 
 export interface ListedRequest {
   request: ApprovalRequest;
   state: ApprovalState;
   decisions: readonly ApprovalDecision[];
-}
-
-function escape(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function time(micros: number): string {
-  return new Date(micros / 1000)
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, ' UTC');
 }
 
 const STYLE = `
@@ -42,21 +37,9 @@ select { font: inherit; padding: 5px 8px; }
 
 function requestCard(listed: ListedRequest, formToken: string): string {
   const { request, state, decisions } = listed;
-  const rows: [string, string][] = [
-    ['Identity', `${request.subject} (${request.issuer})`],
-    ['Database', request.database],
-    ['Grant / rule', `${request.grant} / ${request.rule}`],
-    ['Why', request.reason],
-    ['Approvers', `${request.approvers.join(', ')} (${request.needed} needed)`],
-    ['Requested', time(request.requested)],
-    ['Expires', time(request.expires)],
-    [
-      'Covers',
-      request.coverage.kind === 'once'
-        ? 'this statement, once'
-        : `this statement for ${request.coverage.minutes} minutes`,
-    ],
-  ];
+  // The same facts, in the same order, as the Slack message, the e-mail and the decide page show.
+  const rows: [string, string][] = requestFacts(request).map(({ label, value }) => [label, value]);
+  rows.push(['Requested', time(request.requested)]);
   if (request.excluded.length > 0)
     rows.push(['May not approve', `${request.excluded.join(', ')} (their own job)`]);
   for (const d of decisions)
@@ -66,8 +49,8 @@ function requestCard(listed: ListedRequest, formToken: string): string {
       ? `<form method="post" action="/decide">
   <input type="hidden" name="id" value="${escape(request.id)}">
   <input type="hidden" name="token" value="${escape(formToken)}">
-  <label>As <select name="as">${request.approvers
-    .filter((a) => !request.excluded.includes(a) && !decisions.some((d) => d.approver === a))
+  <label>As <select name="as">${askedApprovers(request)
+    .filter((a) => !decisions.some((d) => d.approver === a))
     .map((a) => `<option>${escape(a)}</option>`)
     .join('')}</select></label>
   <button class="approve" name="verdict" value="approved">Approve</button>

@@ -137,7 +137,8 @@ describe('the approval page with psql (headless Chromium)', () => {
     gateway = await startTestGateway({
       policy: { file: writeTestPolicy(POLICY) },
       approvals: { directory, pollMs: 50 },
-      limits: { approvalNoticeMs: 500 },
+      // No reminder within a test: the notice psql prints must be the one sent at once.
+      limits: { approvalNoticeMs: 600_000 },
     });
     page = await startApprovalsPage({ directory, port: 0 });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });

@@ -178,6 +178,8 @@ export class SessionPolicy implements StatementGate {
 
   /** The rest of the decision of a statement that depends on its parameters (read as text). */
   onBind(bind: BindMessage): Refusal | Promise<void> | undefined {
+    // A notice belongs to the hold that set it, never to a later wait (a catalogue look-up, pacing).
+    this.pendingNotice = undefined;
     this.lastBindRewrite = undefined;
     this.lastBindApproval = undefined;
     const atBind = this.approvalAtBind.get(bind.statementName);
@@ -219,6 +221,7 @@ export class SessionPolicy implements StatementGate {
     statementName?: string,
   ): Refusal | Promise<void> | undefined {
     const grant = this.currentGrant;
+    this.pendingNotice = undefined;
     this.lastMasking = undefined;
     this.lastRewrite = undefined;
     if (statementName !== undefined) {

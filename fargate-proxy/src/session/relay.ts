@@ -631,15 +631,16 @@ export class Relay implements IdleCandidate {
 
   /**
    * Holds the client's stream until `decision` settles; when the gate held the statement for an
-   * approval, the client is told at once, and again every `noticeIntervalMs`, what it waits for. A
-   * notice is only written while the server owes the client nothing (between its messages).
+   * approval, the client is told at once, and again every `noticeIntervalMs`, what it waits for. The
+   * protocol lets a NoticeResponse come at any time, so a notice only has to fall between the server's
+   * messages (never inside one being forwarded) and behind any bytes still waiting for the spool.
    */
   private holdWithNotices(decision: Promise<unknown>): void {
     this.hold(decision);
     const text = this.options.gate?.pendingNotice;
     if (text === undefined) return;
     const notify = () => {
-      if (this.closed || this.outstanding > 0 || !this.serverFramer.atBoundary) return;
+      if (this.closed || !this.serverFramer.atBoundary || this.heldForSpool !== null) return;
       this.writeToClient(noticeResponse({ severity: 'NOTICE', code: '00000', message: text }));
     };
     notify();
