@@ -42,7 +42,8 @@ export interface ApprovalNotification {
 export interface ApprovalOutcomeRecord {
   readonly request: string;
   readonly state: 'approved' | 'denied' | 'timed-out' | 'failed';
-  readonly time: number;
+  /** ISO 8601, from the state's entered time (ASL in JSONPath has no date arithmetic). */
+  readonly time: string;
 }
 
 /** Everything recorded about one request. */

@@ -44,6 +44,11 @@ grants:
         decision: approve
         reason: truncating a table needs a DBA
         when: { commands: [TRUNCATE] }
+        approval: { approvers: [dba], timeoutSeconds: 30 }
+      - name: alters-wait-briefly
+        decision: approve
+        reason: altering a table needs a DBA
+        when: { commands: [ALTER TABLE] }
         approval: { approvers: [dba], timeoutSeconds: 2 }
       - name: updates-wait-for-a-dba
         decision: approve
@@ -261,7 +266,9 @@ describe('approvals', () => {
   it('times a held statement out, and withdraws the request of a client that disconnects', async () => {
     const held = await connect('dave');
     await held.query('CREATE TABLE IF NOT EXISTS approval_held3 (id int)');
-    const timedOut = await held.query('TRUNCATE TABLE approval_held3').catch((error: Error) => error);
+    const timedOut = await held
+      .query('ALTER TABLE approval_held3 ADD COLUMN note text')
+      .catch((error: Error) => error);
     expect(timedOut).toMatchObject({ code: '42501', message: expect.stringMatching(/^approval timed out/) });
     // A client that gives up while held: its request is cancelled, and no approval can use it.
     const running = held.query('UPDATE approval_held3 SET id = 2').catch((error: Error) => error);

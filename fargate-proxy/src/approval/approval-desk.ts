@@ -69,6 +69,11 @@ export class ApprovalDesk {
     return approvalState(record.request, record.decisions, microseconds(this.now()), record.cancelled);
   }
 
+  /** The workflow gave up on a pending request (nobody could be notified): it will never be decided. */
+  private abandoned(record: ApprovalRecord, state: ApprovalState): boolean {
+    return state.state === 'pending' && record.outcome?.state === 'failed';
+  }
+
   /**
    * A held statement asked about again: what became of its own request (it is never replaced by a
    * new one: a timeout or denial is the answer).
@@ -78,6 +83,20 @@ export class ApprovalDesk {
     if (!record) return undefined;
     const { request } = record;
     const state = this.stateOf(record);
+    if (this.abandoned(record, state)) {
+      return {
+        allowed: false,
+        request,
+        record,
+        pending: false,
+        state: 'cancelled',
+        refusal: {
+          sqlstate: '58000',
+          message: `approval could not be requested: the approval workflow failed to notify the approvers (request ${request.id}); the statement did not run`,
+          detail: `grant "${request.grant}", rule "${request.rule}"`,
+        },
+      };
+    }
     switch (state.state) {
       case 'approved':
         if (request.coverage.kind === 'once' && !(await this.store.use(request))) return undefined;
@@ -123,7 +142,10 @@ export class ApprovalDesk {
       // null: the store could not be read; asked again at the next poll (the timeout still ends it).
       const record = await this.store.record(id).catch(() => null);
       if (record === undefined) return;
-      if (record && this.stateOf(record).state !== 'pending') return;
+      if (record) {
+        const state = this.stateOf(record);
+        if (state.state !== 'pending' || this.abandoned(record, state)) return;
+      }
       await new Promise((resolve) => setTimeout(resolve, this.pollMs));
     }
   }
@@ -159,6 +181,7 @@ export class ApprovalDesk {
         if (usable) return { allowed: true, request, by: state.by, record };
         continue;
       }
+      if (this.abandoned(record, state)) continue;
       if (state.state === 'pending') {
         return {
           allowed: false,

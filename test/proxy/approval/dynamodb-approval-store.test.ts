@@ -2,7 +2,7 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type ApprovalRequest, approvalBinding } from '../../../core/approval/approval';
-import { decisionItem, notificationItem } from '../../../core/approval/approval-items';
+import { decisionItem, notificationItem, outcomeItem } from '../../../core/approval/approval-items';
 import { ApprovalDesk } from '../../../fargate-proxy/src/approval/approval-desk';
 import { DynamoDbApprovalStore } from '../../../fargate-proxy/src/approval/dynamodb-approval-store';
 import { WorkflowNotifier } from '../../../fargate-proxy/src/approval/workflow-notifier';
@@ -155,5 +155,20 @@ describe('DynamoDbApprovalStore', () => {
     await expect(desk().decide({ ...statement, text: 'DROP TABLE twice' })).resolves.toMatchObject({
       opened: true,
     });
+  });
+
+  it('gives up on a request whose workflow failed to notify anyone, and asks anew on a retry', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:x' });
+    const statement = { ...CASE, text: 'DROP TABLE unheard', shown: 'DROP TABLE unheard' };
+    const { request } = await desk().decide(statement);
+    await write(
+      outcomeItem(request, { request: request.id, state: 'failed', time: '2026-11-23T10:00:00.000Z' }),
+    );
+    const held = await desk().decideHeld(request.id);
+    expect(held).toMatchObject({ allowed: false, pending: false, refusal: { sqlstate: '58000' } });
+    await expect(desk().decided(request.id, () => false)).resolves.toBeUndefined();
+    const retried = await desk().decide(statement);
+    expect(retried).toMatchObject({ opened: true });
+    expect(retried.request.id).not.toBe(request.id);
   });
 });
