@@ -7,8 +7,24 @@ import { canonicalJson } from '../audit/canonical-json';
  * decisions, the gateway holds or refuses the statement.
  */
 
-/** What an approval covers: this exact statement once, or the same exact statement for a while. */
-export type Coverage = { readonly kind: 'once' } | { readonly kind: 'window'; readonly minutes: number };
+/**
+ * What an approval covers: this exact statement once, the same exact statement for a while, or a
+ * time-boxed elevation: for a while, the identity's statements on the database are decided by
+ * another grant.
+ */
+export type Coverage =
+  | { readonly kind: 'once' }
+  | { readonly kind: 'window'; readonly minutes: number }
+  | { readonly kind: 'elevation'; readonly grant: string; readonly minutes: number };
+
+/**
+ * What a request is bound to: the exact statement, or for an elevation the identity, database and
+ * grant it elevates to (any statement may ask for it; the approval is of the elevation).
+ */
+export function boundTo(statement: BoundStatement, coverage: Coverage): BoundStatement {
+  if (coverage.kind !== 'elevation') return statement;
+  return { ...statement, text: `elevation to grant ${coverage.grant}`, parameters: [] };
+}
 
 /** The exact statement an approval is bound to: never a fingerprint that would approve look-alikes. */
 export interface BoundStatement {
@@ -23,8 +39,10 @@ export interface BoundStatement {
 
 /** SHA-256 over the canonical JSON of the bound statement: equal only for the very same statement. */
 export function approvalBinding(statement: BoundStatement): string {
+  // Only these fields: a caller's object may carry more (the rule, the shown text), which must not count.
+  const { issuer, subject, database, text, parameters } = statement;
   return createHash('sha256')
-    .update(canonicalJson({ ...statement, parameters: [...statement.parameters] }))
+    .update(canonicalJson({ issuer, subject, database, text, parameters: [...parameters] }))
     .digest('hex');
 }
 

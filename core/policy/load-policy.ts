@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import type { ZodIssue } from 'zod';
+import type { Coverage } from '../approval/approval';
 import { compileMasking } from '../masking/masking-policy';
 import type { CompiledPolicy, Grant, IdentityRule, Rule } from './compiled-policy';
 import { anyOf, nameGlob, textGlob } from './glob';
@@ -59,9 +60,32 @@ function describe(issue: ZodIssue): string {
   return issue.message;
 }
 
+/**
+ * A grant a session may be elevated to keeps what was fixed when the session connected: its upstream
+ * role, its search path and whether results are masked. Only what statements may do changes.
+ */
+function elevationProblem(base: GrantDocument, target: string, policy: PolicyDocument): string | undefined {
+  const elevated = policy.grants.find((g) => g.name === target);
+  if (!elevated) return `unknown grant "${target}"`;
+  if (elevated.name === base.name) return 'a grant cannot elevate to itself';
+  if (elevated.role !== base.role)
+    return `grant "${target}" has another role than "${base.name}" (a session keeps the role it connected with)`;
+  if (JSON.stringify(elevated.searchPath) !== JSON.stringify(base.searchPath))
+    return `grant "${target}" has another searchPath than "${base.name}"`;
+  if (JSON.stringify(elevated.masking ?? null) !== JSON.stringify(base.masking ?? null))
+    return `grant "${target}" masks differently from "${base.name}"`;
+  return undefined;
+}
+
 /** Approver names and groups, groups expanded to their approvers, without repeats. */
 function expandApprovers(names: readonly string[], document: PolicyDocument): string[] {
   return [...new Set(names.flatMap((n) => document.approverGroups[n] ?? [n]))];
+}
+
+function coverageOf(covers: NonNullable<RuleDocument['approval']>['covers']): Coverage {
+  if (covers === 'once') return { kind: 'once' };
+  if ('elevate' in covers) return { kind: 'elevation', grant: covers.elevate, minutes: covers.minutes };
+  return { kind: 'window', minutes: covers.minutes };
 }
 
 function compileRule(rule: RuleDocument, document: PolicyDocument): Rule {
@@ -76,8 +100,7 @@ function compileRule(rule: RuleDocument, document: PolicyDocument): Rule {
       needed: approval.needed,
       timeoutMs: approval.timeoutSeconds * 1000,
       wait: approval.wait,
-      coverage:
-        approval.covers === 'once' ? { kind: 'once' } : { kind: 'window', minutes: approval.covers.minutes },
+      coverage: coverageOf(approval.covers),
     },
     commands: when.commands ? new Set(when.commands.map((c) => c.toUpperCase())) : undefined,
     classes: when.classes ? new Set(when.classes) : undefined,
@@ -177,6 +200,10 @@ function crossCheck(policy: PolicyDocument): { path: Path; message: string }[] {
           });
         }
       });
+      if (approval.covers !== 'once' && 'elevate' in approval.covers) {
+        const problem = elevationProblem(grant, approval.covers.elevate, policy);
+        if (problem) problems.push({ path: [...at, 'covers', 'elevate'], message: problem });
+      }
       const people = new Set(approval.approvers.flatMap((n) => policy.approverGroups[n] ?? [n]));
       if (approval.needed > people.size) {
         problems.push({

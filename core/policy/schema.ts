@@ -42,9 +42,17 @@ const approval = z
      * approval.
      */
     wait: z.boolean().default(true),
-    /** once: this exact statement, one time; or `{ minutes }`: the same exact statement for a while. */
+    /**
+     * once: this exact statement, one time; `{ minutes }`: the same exact statement for a while;
+     * `{ elevate, minutes }`: a time-boxed elevation: for that long, the identity's statements on this
+     * database are decided by the grant named in `elevate` (the statement that asked included).
+     */
     covers: z
-      .union([z.literal('once'), z.object({ minutes: z.number().int().min(1).max(1440) }).strict()])
+      .union([
+        z.literal('once'),
+        z.object({ minutes: z.number().int().min(1).max(1440) }).strict(),
+        z.object({ elevate: name, minutes: z.number().int().min(1).max(1440) }).strict(),
+      ])
       .default('once'),
   })
   .strict();

@@ -6,6 +6,7 @@ import {
   approvalBinding,
   approvalState,
   type BoundStatement,
+  boundTo,
 } from '../../../core/approval/approval';
 import type { ApprovalRecord } from '../../../core/approval/approval-items';
 import type { RuleApproval } from '../../../core/policy/compiled-policy';
@@ -31,6 +32,8 @@ export type ApprovalOutcome =
       readonly allowed: true;
       readonly request: ApprovalRequest;
       readonly by: readonly string[];
+      /** The end of what the approval covers (microseconds), when it covers a while. */
+      readonly until?: number;
       /** What was recorded about the request, for the audit trail. */
       readonly record: ApprovalRecord;
     }
@@ -100,7 +103,7 @@ export class ApprovalDesk {
     switch (state.state) {
       case 'approved':
         if (request.coverage.kind === 'once' && !(await this.store.use(request))) return undefined;
-        return { allowed: true, request, by: state.by, record };
+        return { allowed: true, request, by: state.by, until: state.until, record };
       case 'pending':
         return {
           allowed: false,
@@ -171,14 +174,14 @@ export class ApprovalDesk {
     timeoutMs = approvalCase.approval.timeoutMs,
   ): Promise<ApprovalOutcome> {
     const now = microseconds(this.now());
-    const binding = approvalBinding(approvalCase);
+    const binding = approvalBinding(boundTo(approvalCase, approvalCase.approval.coverage));
     for (const record of await this.store.recordsFor(binding)) {
       const { request } = record;
       const state = this.stateOf(record);
       if (state.state === 'approved') {
         const usable =
           request.coverage.kind === 'once' ? await this.store.use(request) : (state.until ?? 0) > now;
-        if (usable) return { allowed: true, request, by: state.by, record };
+        if (usable) return { allowed: true, request, by: state.by, until: state.until, record };
         continue;
       }
       if (this.abandoned(record, state)) continue;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Coverage } from '../../../core/approval/approval';
 import type { Operand } from '../../../core/masking/expression-lineage';
 import { readsMaskedRelation } from '../../../core/masking/masking-policy';
 import { approversBehind } from '../../../core/policy/admission';
@@ -83,6 +84,8 @@ export class SessionPolicy implements StatementGate {
   idleInTransactionMs = 0;
   /** Whether the session is inside a transaction block (the relay knows; set by the session). */
   inTransaction: () => boolean = () => false;
+  /** A time-boxed elevation an approval granted: until then, statements are decided by its grant. */
+  private elevation: { grant: Grant; until: number; approval: { id: string; by: string[] } } | undefined;
   /** Where the session's approval events go (its audit trail). */
   onApproval: ((event: ApprovalEvent) => void) | undefined;
   private heldCancelled = false;
@@ -114,6 +117,15 @@ export class SessionPolicy implements StatementGate {
   }
 
   get grant(): Grant {
+    return this.currentGrant;
+  }
+
+  /** The grant statements are decided by: an approved elevation's while it lasts, else the session's. */
+  private decidingGrant(): Grant {
+    const elevation = this.elevation;
+    if (!elevation) return this.currentGrant;
+    if (this.context.now().getTime() * 1000 < elevation.until) return elevation.grant;
+    this.elevation = undefined;
     return this.currentGrant;
   }
 
@@ -207,9 +219,10 @@ export class SessionPolicy implements StatementGate {
     const parameters = bind.parameters.map((value, i) =>
       value === null || bind.parameterFormats[i] !== 0 ? null : value.toString('utf8'),
     );
-    const decision = decide(this.policy, this.currentGrant, analysis, this.prepared, parameters);
+    const grant = this.decidingGrant();
+    const decision = decide(this.policy, grant, analysis, this.prepared, parameters);
     this.lastDecision = audited(decision, analysis);
-    return decision.outcome === 'allow' ? undefined : refusalFor(decision, this.currentGrant);
+    return decision.outcome === 'allow' ? undefined : refusalFor(decision, grant);
   }
 
   /** The decision of the last statement decided, for the audit record (see StatementGate). */
@@ -220,7 +233,7 @@ export class SessionPolicy implements StatementGate {
     simpleQuery: boolean,
     statementName?: string,
   ): Refusal | Promise<void> | undefined {
-    const grant = this.currentGrant;
+    const grant = this.decidingGrant();
     this.pendingNotice = undefined;
     this.lastMasking = undefined;
     this.lastRewrite = undefined;
@@ -264,6 +277,9 @@ export class SessionPolicy implements StatementGate {
         ? decide(this.policy, grant, analysis, this.prepared)
         : cachedDecision(this.policy, grant, analysis);
     this.lastDecision = audited(decision, analysis);
+    // Statements decided under an elevation name the approval that granted it.
+    if (this.elevation && grant === this.elevation.grant)
+      this.lastDecision = { ...this.lastDecision, approval: this.elevation.approval };
     if (decision.outcome === 'approve') {
       const approvalCase = this.approvalCase(decision, grant, sql);
       if (!approvalCase) return refusalFor(decision, grant);
@@ -421,6 +437,7 @@ export class SessionPolicy implements StatementGate {
     this.lastDecision = { ...decided, decision: outcome.allowed ? 'approved' : 'refused', approval };
     if (outcome.allowed) {
       this.onApproval?.(approvalEvent(outcome.record, 'approved'));
+      this.elevate(outcome.request.coverage, outcome.until, approval.id, outcome.by);
       return undefined;
     }
     if (outcome.opened) this.onApproval?.(approvalEvent(outcome.record, 'requested'));
@@ -435,6 +452,14 @@ export class SessionPolicy implements StatementGate {
       return desk.decided(outcome.request.id, () => this.closed || this.heldCancelled);
     }
     return outcome.refusal;
+  }
+
+  /** An approved elevation takes effect for this session (and is found again by its other sessions). */
+  private elevate(coverage: Coverage, until: number | undefined, id: string, by: readonly string[]): void {
+    if (coverage.kind !== 'elevation' || until === undefined) return;
+    const grant = this.policy.grants.find((g) => g.name === coverage.grant);
+    if (!grant || !grant.databases(this.database)) return;
+    this.elevation = { grant, until, approval: { id, by: [...by] } };
   }
 
   /**

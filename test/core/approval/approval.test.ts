@@ -3,6 +3,7 @@ import {
   type ApprovalRequest,
   approvalBinding,
   approvalState,
+  boundTo,
   decisionProblem,
 } from '../../../core/approval/approval';
 import { loadPolicy } from '../../../core/policy/load-policy';
@@ -154,5 +155,72 @@ ${rule}
         (p) => p.message,
       ),
     ).toEqual(['approval applies to rules whose decision is approve']);
+  });
+});
+
+describe('approvalBinding', () => {
+  it('binds only issuer, subject, database, text and parameters', () => {
+    const extra = { ...statement, grant: 'migrations', reason: 'other words', shown: 'DROP TABLE ?' };
+    expect(approvalBinding(extra)).toBe(approvalBinding(statement));
+    expect(approvalBinding({ ...statement, text: 'DROP TABLE  public.sessions' })).not.toBe(
+      approvalBinding(statement),
+    );
+  });
+
+  it('binds an elevation to the identity, database and grant, whatever statement asked', () => {
+    const coverage = { kind: 'elevation' as const, grant: 'ci-writes', minutes: 10 };
+    const one = boundTo({ ...statement, text: 'INSERT INTO a VALUES (1)' }, coverage);
+    const two = boundTo({ ...statement, text: 'DELETE FROM b', parameters: ['x'] }, coverage);
+    expect(approvalBinding(one)).toBe(approvalBinding(two));
+    expect(approvalBinding(boundTo({ ...statement, subject: 'other' }, coverage))).not.toBe(
+      approvalBinding(one),
+    );
+    expect(boundTo(statement, { kind: 'once' })).toBe(statement);
+  });
+});
+
+describe('elevation in the policy', () => {
+  const policy = (covers: string, elevated: string) => `version: 1
+identities:
+  job: { issuer: local, claims: { sub: job } }
+approvers:
+  alice: { email: alice@example.com }
+grants:
+  - name: ci
+    to: [job]
+    role: ci_role
+    allow: [read, write]
+    rules:
+      - name: writes
+        decision: approve
+        when: { classes: [write] }
+        approval: { approvers: [alice], covers: ${covers} }
+  - name: ci-writes
+    to: [job]
+${elevated}
+    allow: [read, write]
+`;
+  const messages = (source: string) =>
+    ((loadPolicy(source) as { problems?: { message: string }[] }).problems ?? []).map((p) => p.message);
+
+  it('compiles an elevation to a grant with the same role, search path and masking', () => {
+    const loaded = loadPolicy(policy('{ elevate: ci-writes, minutes: 30 }', '    role: ci_role'));
+    expect(loaded.ok && loaded.policy.grants[0]!.rules[0]!.approval!.coverage).toEqual({
+      kind: 'elevation',
+      grant: 'ci-writes',
+      minutes: 30,
+    });
+  });
+
+  it('refuses an elevation to an unknown grant, to itself, or to one a session could not switch to', () => {
+    expect(messages(policy('{ elevate: nope, minutes: 30 }', '    role: ci_role'))).toEqual([
+      'unknown grant "nope"',
+    ]);
+    expect(messages(policy('{ elevate: ci, minutes: 30 }', '    role: ci_role'))).toEqual([
+      'a grant cannot elevate to itself',
+    ]);
+    expect(messages(policy('{ elevate: ci-writes, minutes: 30 }', '    role: admin_role'))).toEqual([
+      'grant "ci-writes" has another role than "ci" (a session keeps the role it connected with)',
+    ]);
   });
 });
