@@ -40,10 +40,10 @@ const request = {
   excluded: ['carol'],
 };
 
-const escape = (t) => t.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (t) => t.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 /** Slack mrkdwn to HTML: code blocks, bold, links and mentions (what our messages use). */
 function mrkdwn(text) {
-  return escape(text)
+  return escapeHtml(text)
     .replace(/```([\s\S]*?)```/g, (_, code) => `<pre>${code}</pre>`)
     .replace(/`([^`]+)`/g, '<code>$1</code>')
     .replace(/\*([^*\n]+)\*/g, '<b>$1</b>')
@@ -52,7 +52,7 @@ function mrkdwn(text) {
     .replace(/\n/g, '<br>');
 }
 function text(t) {
-  return t.type === 'mrkdwn' ? mrkdwn(t.text) : escape(t.text);
+  return t.type === 'mrkdwn' ? mrkdwn(t.text) : escapeHtml(t.text);
 }
 function block(b) {
   switch (b.type) {

@@ -139,3 +139,46 @@ export function approvalRecord(items: readonly ApprovalItem[]): ApprovalRecord |
     ...(outcome ? { outcome: parse<ApprovalOutcomeRecord>(outcome) } : {}),
   };
 }
+
+/**
+ * An item as DynamoDB's low-level API carries it (structurally an `AttributeValue` map): the items
+ * are flat strings and one number, so the marshalling is written out rather than imported.
+ */
+export type ItemAttributes = Record<string, { S: string } | { N: string }>;
+
+function attribute(
+  attributes: Readonly<Record<string, unknown>>,
+  name: string,
+  kind: 'S' | 'N',
+): string | undefined {
+  const value = (attributes[name] as Record<string, unknown> | undefined)?.[kind];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The items are flat strings and one number, so the marshalling is written out rather than imported. */
+export function toAttributes(item: ApprovalItem): ItemAttributes {
+  return {
+    pk: { S: item.pk },
+    sk: { S: item.sk },
+    expiresAt: { N: String(item.expiresAt) },
+    ...(item.body !== undefined ? { body: { S: item.body } } : {}),
+    ...(item.taskToken !== undefined ? { taskToken: { S: item.taskToken } } : {}),
+  };
+}
+
+/** An item read back; one without the key or expiry it must have is not ours and is skipped. */
+export function fromAttributes(attributes: Readonly<Record<string, unknown>>): ApprovalItem | undefined {
+  const pk = attribute(attributes, 'pk', 'S');
+  const sk = attribute(attributes, 'sk', 'S');
+  const expiresAt = Number(attribute(attributes, 'expiresAt', 'N'));
+  if (pk === undefined || sk === undefined || !Number.isFinite(expiresAt)) return undefined;
+  const body = attribute(attributes, 'body', 'S');
+  const taskToken = attribute(attributes, 'taskToken', 'S');
+  return {
+    pk,
+    sk,
+    expiresAt,
+    ...(body !== undefined ? { body } : {}),
+    ...(taskToken !== undefined ? { taskToken } : {}),
+  };
+}

@@ -8,7 +8,9 @@ import {
   type ApprovalItem,
   type ApprovalRecord,
   approvalRecord,
+  fromAttributes,
   requestKey,
+  toAttributes,
 } from '../../core/approval/approval-items';
 
 /**
@@ -74,32 +76,4 @@ export class ApprovalTable implements ApprovalStore {
       throw error;
     }
   }
-}
-
-/** The items are flat strings and one number, so the marshalling is written out rather than imported. */
-export function toAttributes(item: ApprovalItem): Record<string, AttributeValue> {
-  return {
-    pk: { S: item.pk },
-    sk: { S: item.sk },
-    expiresAt: { N: String(item.expiresAt) },
-    ...(item.body !== undefined ? { body: { S: item.body } } : {}),
-    ...(item.taskToken !== undefined ? { taskToken: { S: item.taskToken } } : {}),
-  };
-}
-
-/** An item read back; one without the key or expiry it must have is not ours and is skipped. */
-export function fromAttributes(attributes: Record<string, AttributeValue>): ApprovalItem | undefined {
-  const pk = attributes.pk?.S;
-  const sk = attributes.sk?.S;
-  const expiresAt = Number(attributes.expiresAt?.N);
-  if (pk === undefined || sk === undefined || !Number.isFinite(expiresAt)) return undefined;
-  const body = attributes.body?.S;
-  const taskToken = attributes.taskToken?.S;
-  return {
-    pk,
-    sk,
-    expiresAt,
-    ...(body !== undefined ? { body } : {}),
-    ...(taskToken !== undefined ? { taskToken } : {}),
-  };
 }

@@ -1,7 +1,7 @@
 import type { ApprovalDecision, ApprovalRequest, ApprovalState } from '../../core/approval/approval';
 import {
   askedApprovers,
-  escapeHtml as escape,
+  escapeHtml,
   requestFacts,
   formatTime as time,
 } from '../../core/approval/approval-messages';
@@ -47,20 +47,20 @@ function requestCard(listed: ListedRequest, formToken: string): string {
   const form =
     state.state === 'pending'
       ? `<form method="post" action="/decide">
-  <input type="hidden" name="id" value="${escape(request.id)}">
-  <input type="hidden" name="token" value="${escape(formToken)}">
+  <input type="hidden" name="id" value="${escapeHtml(request.id)}">
+  <input type="hidden" name="token" value="${escapeHtml(formToken)}">
   <label>As <select name="as">${askedApprovers(request)
     .filter((a) => !decisions.some((d) => d.approver === a))
-    .map((a) => `<option>${escape(a)}</option>`)
+    .map((a) => `<option>${escapeHtml(a)}</option>`)
     .join('')}</select></label>
   <button class="approve" name="verdict" value="approved">Approve</button>
   <button class="deny" name="verdict" value="denied">Deny</button>
 </form>`
       : '';
-  return `<section class="request" id="${escape(request.id)}">
-<h2>${escape(request.id)} <span class="state ${state.state}">${state.state}</span></h2>
-<pre>${escape(request.text)}</pre>
-<dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${escape(v)}</dd>`).join('')}</dl>
+  return `<section class="request" id="${escapeHtml(request.id)}">
+<h2>${escapeHtml(request.id)} <span class="state ${state.state}">${state.state}</span></h2>
+<pre>${escapeHtml(request.text)}</pre>
+<dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>
 ${form}
 </section>`;
 }
@@ -81,7 +81,7 @@ export function approvalsPage(
 <meta name="robots" content="noindex"><style>${STYLE}</style></head>
 <body><header><h1>Gatehouse approvals</h1><p>Local mode: statements held for a named approver</p></header>
 <main>
-${notice ? `<p class="notice" role="status">${escape(notice)}</p>` : ''}
+${notice ? `<p class="notice" role="status">${escapeHtml(notice)}</p>` : ''}
 <h3>Waiting (${pending.length})</h3>
 ${pending.length === 0 ? '<p class="empty">Nothing waits for approval.</p>' : pending.map((r) => requestCard(r, formToken)).join('\n')}
 ${others.length > 0 ? `<h3>Decided or expired</h3>${others.map((r) => requestCard(r, formToken)).join('\n')}` : ''}

@@ -10,32 +10,14 @@ import {
   type ApprovalRecord,
   approvalRecord,
   bindingKey,
+  fromAttributes,
   markerItem,
   requestIdsOf,
   requestItems,
   requestKey,
+  toAttributes,
 } from '../../../core/approval/approval-items';
 import type { ApprovalStore } from './approval-store';
-
-function marshal(item: ApprovalItem): Record<string, AttributeValue> {
-  return {
-    pk: { S: item.pk },
-    sk: { S: item.sk },
-    expiresAt: { N: String(item.expiresAt) },
-    ...(item.body !== undefined ? { body: { S: item.body } } : {}),
-    ...(item.taskToken !== undefined ? { taskToken: { S: item.taskToken } } : {}),
-  };
-}
-
-function unmarshal(item: Record<string, AttributeValue>): ApprovalItem {
-  return {
-    pk: item.pk?.S ?? '',
-    sk: item.sk?.S ?? '',
-    expiresAt: Number(item.expiresAt?.N ?? 0),
-    ...(item.body?.S !== undefined ? { body: item.body.S } : {}),
-    ...(item.taskToken?.S !== undefined ? { taskToken: item.taskToken.S } : {}),
-  };
-}
 
 /**
  * Approval requests in the approvals DynamoDB table (layout: core/approval/approval-items.ts), where
@@ -61,7 +43,11 @@ export class DynamoDbApprovalStore implements ApprovalStore {
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of page.Items ?? []) items.push(unmarshal(item));
+      for (const attributes of page.Items ?? []) {
+        // An item without the key or expiry it must have is not one of ours: skipped.
+        const item = fromAttributes(attributes);
+        if (item) items.push(item);
+      }
       start = page.LastEvaluatedKey;
     } while (start);
     return items;
@@ -92,7 +78,7 @@ export class DynamoDbApprovalStore implements ApprovalStore {
       await this.client.send(
         new PutItemCommand({
           TableName: this.table,
-          Item: marshal(item),
+          Item: toAttributes(item),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );

@@ -458,7 +458,7 @@ export class SessionPolicy implements StatementGate {
   private elevate(coverage: Coverage, until: number | undefined, id: string, by: readonly string[]): void {
     if (coverage.kind !== 'elevation' || until === undefined) return;
     const grant = this.policy.grants.find((g) => g.name === coverage.grant);
-    if (!grant || !grant.databases(this.database)) return;
+    if (!grant?.databases(this.database)) return;
     this.elevation = { grant, until, approval: { id, by: [...by] } };
   }
 
