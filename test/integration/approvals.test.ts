@@ -220,6 +220,10 @@ describe('approvals', () => {
       const running = held.query('TRUNCATE TABLE approval_held');
       const id = await pendingRequest('TRUNCATE TABLE approval_held');
       await new Promise((resolve) => setTimeout(resolve, 500));
+      // The metrics count the request and the statement held.
+      const metrics = await fetch(`http://127.0.0.1:${gateway.healthPort}/metrics`).then((r) => r.text());
+      expect(metrics).toMatch(/^gatehouse_approvals_held 1$/m);
+      expect(metrics).toMatch(/^gatehouse_approvals_requested_total [1-9]\d*$/m);
       expect((await cli('approve', id, '--as', 'bob')).code).toBe(0);
       await running;
       expect(notices[0]).toMatch(
@@ -228,6 +232,8 @@ describe('approvals', () => {
       // Reminders came while it waited.
       expect(notices.length).toBeGreaterThan(1);
       expect((await held.query('SELECT count(*)::int AS n FROM approval_held')).rows).toEqual([{ n: 0 }]);
+      const after = await fetch(`http://127.0.0.1:${gateway.healthPort}/metrics`).then((r) => r.text());
+      expect(after).toMatch(/^gatehouse_approvals_held 0$/m);
       // The audit trail tells the request's story under its id: opened, then approved by whom, how.
       const events = approvalEvents(id);
       expect(events.map((e) => e.event)).toEqual(['requested', 'approved']);

@@ -27,6 +27,10 @@ export interface MetricsSnapshot {
   auditShipBacklog: number;
   /** Audit events dropped from the CloudWatch Logs copy while it was unreachable. */
   auditCloudWatchDropped: number;
+  /** Approval requests opened. */
+  approvalsRequested: number;
+  /** Statements held on the wire for approval now (a gauge). */
+  approvalsHeld: number;
   bytesFromClients: number;
   bytesToClients: number;
   /** Cumulative counts per LATENCY_BUCKETS entry, plus one for +Inf. */
@@ -51,6 +55,8 @@ export function emptySnapshot(): MetricsSnapshot {
     auditSpoolFailures: 0,
     auditShipBacklog: 0,
     auditCloudWatchDropped: 0,
+    approvalsRequested: 0,
+    approvalsHeld: 0,
     bytesFromClients: 0,
     bytesToClients: 0,
     latencyBuckets: new Array(LATENCY_BUCKETS.length + 1).fill(0),
@@ -140,6 +146,8 @@ const COUNTERS: Array<[keyof MetricsSnapshot, string, string, 'counter' | 'gauge
     'Audit events dropped from the CloudWatch Logs copy while it was unreachable (the S3 store keeps them)',
     'counter',
   ],
+  ['approvalsRequested', 'gatehouse_approvals_requested_total', 'Approval requests opened', 'counter'],
+  ['approvalsHeld', 'gatehouse_approvals_held', 'Statements held on the wire for approval now', 'gauge'],
   ['bytesFromClients', 'gatehouse_client_bytes_received_total', 'Bytes received from clients', 'counter'],
   ['bytesToClients', 'gatehouse_client_bytes_sent_total', 'Bytes sent to clients', 'counter'],
 ];
@@ -189,6 +197,10 @@ export function toEmbeddedMetric(
     Refusals: delta('refusals'),
     Errors: delta('errors'),
     ProtocolErrors: delta('protocolErrors'),
+    ApprovalsRequested: delta('approvalsRequested'),
+    ApprovalsPending: current.approvalsHeld,
+    AuditBacklog: current.auditShipBacklog,
+    AuditFailures: delta('auditStrictFailures') + delta('auditSpoolFailures'),
     BytesIn: delta('bytesFromClients'),
     BytesOut: delta('bytesToClients'),
     AverageLatency: latencyCount > 0 ? ((current.latencySum - previous.latencySum) / latencyCount) * 1000 : 0,

@@ -325,7 +325,10 @@ export class ClientSession {
       counters: relayAudit?.tracker,
     };
     admitted.policy.idleInTransactionMs = Number(upstream.settings.get(IDLE_IN_TRANSACTION) ?? 0);
-    admitted.policy.onApproval = (event) => this.audit?.approval(event);
+    admitted.policy.onApproval = (event) => {
+      if (event.event === 'requested') this.deps.metrics.data.approvalsRequested++;
+      this.audit?.approval(event);
+    };
     this.relay = new Relay({
       client: this.stream,
       upstream: upstream.socket,

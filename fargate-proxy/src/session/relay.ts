@@ -639,6 +639,8 @@ export class Relay implements IdleCandidate {
     this.hold(decision);
     const text = this.options.gate?.pendingNotice;
     if (text === undefined) return;
+    const { metrics } = this.options;
+    metrics.data.approvalsHeld++;
     const notify = () => {
       if (this.closed || !this.serverFramer.atBoundary || this.heldForSpool !== null) return;
       this.writeToClient(noticeResponse({ severity: 'NOTICE', code: '00000', message: text }));
@@ -646,7 +648,10 @@ export class Relay implements IdleCandidate {
     notify();
     const timer = setInterval(notify, this.options.limits.approvalNoticeMs ?? 30_000);
     timer.unref();
-    const stop = () => clearInterval(timer);
+    const stop = () => {
+      clearInterval(timer);
+      metrics.data.approvalsHeld--;
+    };
     decision.then(stop, stop);
   }
 
