@@ -88,6 +88,10 @@ export interface PolicyReloadRecord extends RecordBase {
   previous: string;
   outcome: 'applied' | 'rejected';
   error?: string;
+  /** The stored version the policy came from (S3 VersionId), when its store keeps versions. */
+  version?: string;
+  /** Who uploaded that version, as the object metadata `changed-by` declares it (set by the deploy tooling). */
+  changedBy?: string;
 }
 
 /**

@@ -6,8 +6,10 @@ import { z } from 'zod';
  * The gateway's one configuration module. Everything the gateway reads from its environment is parsed
  * and validated here, once, into a frozen object; no other module reads `process.env`.
  *
- * Sources, in order: the JSON file named by GATEHOUSE_CONFIG_FILE (or an object given by local mode),
- * then the upstream password from GATEHOUSE_UPSTREAM_PASSWORD when the credential source is `env`.
+ * Sources, in order: the JSON file named by GATEHOUSE_CONFIG_FILE or the JSON in GATEHOUSE_CONFIG (or
+ * an object given by local mode), then the upstream password from GATEHOUSE_UPSTREAM_PASSWORD when the
+ * credential source is `env`. Secrets Manager secrets and the S3 policy are read at run time by their
+ * adapters, not here: they change while the gateway runs.
  */
 
 const MiB = 1024 * 1024;
@@ -20,6 +22,17 @@ const dynamoDbTable = z
     table: z.string().min(3),
     region: z.string().min(1).optional(),
     /** Another endpoint than AWS's (tests: dynalite). */
+    endpoint: z.string().url().optional(),
+  })
+  .strict();
+
+/** A Secrets Manager secret the gateway reads at run time (never injected once into the environment). */
+const awsSecret = z
+  .object({
+    /** Name or ARN. */
+    secretId: z.string().min(1),
+    region: z.string().min(1).optional(),
+    /** Another endpoint than AWS's (tests, VPC endpoints with private DNS off). */
     endpoint: z.string().url().optional(),
   })
   .strict();
@@ -44,12 +57,29 @@ export const gatewayConfigSchema = z
     workerSemiSpaceMb: z.number().int().min(1).max(64).default(2),
     tls: z
       .object({
-        certFile: z.string(),
-        keyFile: z.string(),
+        /** PEM certificate chain and private key on disk (local mode, or a file baked into an image). */
+        certFile: z.string().min(1).optional(),
+        keyFile: z.string().min(1).optional(),
+        /**
+         * Or a Secrets Manager secret `{"certificate": PEM chain, "privateKey": PEM}` (AWS), read at start
+         * (the gateway does not start without it) and every `refreshMs`: a rotated certificate is served
+         * to new connections; sessions already open keep theirs.
+         */
+        secretsManager: awsSecret
+          .extend({ refreshMs: z.number().int().min(100).default(300_000) }) // 5 minutes
+          .strict()
+          .optional(),
         /** Accept PostgreSQL 17 direct TLS (sslnegotiation=direct, ALPN "postgresql"). */
         allowDirect: z.boolean().default(true),
       })
       .strict()
+      .refine(
+        (t) =>
+          t.secretsManager === undefined
+            ? t.certFile !== undefined && t.keyFile !== undefined
+            : t.certFile === undefined && t.keyFile === undefined,
+        { message: 'name either certFile and keyFile, or secretsManager, for the gateway certificate' },
+      )
       .optional(),
     /**
      * Tokens are passwords: by default a token is only accepted over TLS or from loopback.
@@ -76,6 +106,17 @@ export const gatewayConfigSchema = z
       .discriminatedUnion('source', [
         z.object({ source: z.literal('env'), user: z.string().min(1) }).strict(),
         z.object({ source: z.literal('file'), file: z.string().min(1) }).strict(),
+        /**
+         * A Secrets Manager secret `{"username", "password"}` (an RDS-managed secret as is; its `host`,
+         * `port` and other fields are ignored), cached for `cacheMs` and read again at once when the
+         * server rejects it, so a rotation needs no restart.
+         */
+        awsSecret
+          .extend({
+            source: z.literal('secrets-manager'),
+            cacheMs: z.number().int().min(0).default(300_000), // 5 minutes; 0 reads it for every session
+          })
+          .strict(),
       ])
       .default({ source: 'env', user: 'postgres' }),
     /** Trusted token issuers. The token's `iss` picks one; a token of any other issuer is refused. */
@@ -140,8 +181,24 @@ export const gatewayConfigSchema = z
     policy: z
       .object({
         /** The YAML policy file (see README, "Policy language"). It is reloaded when it changes. */
-        file: z.string().min(1),
-        /** How often the file is checked for changes. */
+        file: z.string().min(1).optional(),
+        /**
+         * Or the policy as an S3 object (AWS; a versioned bucket): polled with HeadObject, fetched when
+         * its version (or ETag) changes. The gateway does not start without it.
+         */
+        s3: z
+          .object({
+            bucket: z.string().min(3),
+            key: z.string().min(1),
+            region: z.string().min(1).optional(),
+            /** Another endpoint than AWS's (tests, emulators). */
+            endpoint: z.string().url().optional(),
+            /** S3-compatible emulators want path-style addresses. */
+            forcePathStyle: z.boolean().default(false),
+          })
+          .strict()
+          .optional(),
+        /** How often the file (or the object's version) is checked for changes. */
         reloadCheckMs: z.number().int().min(50).default(2_000), // 2 seconds
         /** Analyses kept per process (statements by exact text and by literal-free form). */
         cacheEntries: z.number().int().min(0).default(10_000),
@@ -158,7 +215,10 @@ export const gatewayConfigSchema = z
           .min(1024)
           .default(4 * MiB),
       })
-      .strict(),
+      .strict()
+      .refine((policy) => (policy.file === undefined) !== (policy.s3 === undefined), {
+        message: 'name either policy.file or policy.s3 (one of them)',
+      }),
     /**
      * Approvals (README, "Approvals"): where requests and decisions are kept. Without it, statements
      * whose rule needs approval are refused.
@@ -424,11 +484,29 @@ export function parseGatewayConfig(input: unknown): GatewayConfig {
   return Object.freeze(result.data);
 }
 
-/** Reads the configuration of the `serve` command from the environment. */
+/**
+ * Reads the configuration of the `serve` command from the environment: the JSON file named by
+ * GATEHOUSE_CONFIG_FILE, or the JSON itself in GATEHOUSE_CONFIG (how an ECS task gets it, from its
+ * task definition or a secret the task injects). Exactly one of the two.
+ */
 export function loadGatewayConfigFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const file = env.GATEHOUSE_CONFIG_FILE;
+  const inline = env.GATEHOUSE_CONFIG;
+  if (file && inline) throw new ConfigError('set GATEHOUSE_CONFIG_FILE or GATEHOUSE_CONFIG, not both');
+  if (inline) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(inline);
+    } catch {
+      // Not the parser's message: it quotes the text, and this text may come from a secret.
+      throw new ConfigError('GATEHOUSE_CONFIG does not hold valid JSON');
+    }
+    return parseGatewayConfig(raw);
+  }
   if (!file)
-    throw new ConfigError('GATEHOUSE_CONFIG_FILE is not set: it must name the gateway configuration JSON');
+    throw new ConfigError(
+      'GATEHOUSE_CONFIG_FILE is not set: it must name the gateway configuration JSON (or GATEHOUSE_CONFIG hold it)',
+    );
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));

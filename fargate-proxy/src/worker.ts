@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const { config, workerSlot, instanceTag } = loadWorkerSettingsFromEnv();
   const log = createLogger(config.logLevel, { worker: workerSlot });
   const send = (message: WorkerToPrimary) => process.send?.(message);
-  const gateway = createGatewayProcess({
+  const gateway = await createGatewayProcess({
     config,
     workerSlot,
     instanceTag,

@@ -2,22 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import tls from 'node:tls';
-import type { PolicyReloadRecord } from '../../../core/audit/records';
+import type { PolicyReloadRecord, RecordBody } from '../../../core/audit/records';
 import { approvalDeskFor } from '../approval/approval-desk-for';
 import { AuditWriter } from '../audit/audit-writer';
 import { FailureThrottle } from '../auth/failure-throttle';
 import { JwksTokenVerifier } from '../auth/token-verifier';
 import type { CancelForwarder } from '../cancel/cancel-router';
 import { CancelRouter } from '../cancel/cancel-router';
-import { type GatewayConfig, upstreamPasswordFromEnv } from '../config';
+import type { GatewayConfig } from '../config';
 import { createMaskingPlanner } from '../masking/masking-service';
 import { TokenVault } from '../masking/token-vault';
 import type { Logger } from '../observability/logger';
 import { Metrics } from '../observability/metrics';
 import { ParsePool } from '../policy/parse-pool';
 import { PolicyEngine } from '../policy/policy-engine';
-import { FilePolicySource } from '../policy/policy-source';
+import { openPolicySource } from '../policy/policy-source-for';
 import { StatementAnalyser } from '../policy/statement-analyser';
 import { StatementPacer } from '../policy/statement-pacer';
 import { authenticationCleartextPassword } from '../protocol/backend-messages';
@@ -26,14 +25,12 @@ import { IdleSweeper } from '../session/idle-sweeper';
 import type { StatementGate } from '../session/statement-gate';
 import { openSessionRegistry, type RegistryLocation } from '../sessions/registry-for';
 import { SessionPublisher } from '../sessions/session-publisher';
-import {
-  type CredentialSource,
-  FileCredentialSource,
-  StaticCredentialSource,
-} from '../upstream/credential-source';
+import type { CredentialSource } from '../upstream/credential-source';
+import { credentialSourceFor } from '../upstream/credential-source-for';
 import type { UpstreamEndpoint } from '../upstream/upstream-connection';
 import { auditShipper, cloudWatchCopy, digestSigner, strictStore } from './audit-services';
 import { GatewayServer } from './gateway-server';
+import { openTlsContextSource } from './tls-context-for';
 
 export interface GatewayProcess {
   server: GatewayServer;
@@ -85,19 +82,36 @@ export function upstreamEndpoint(config: GatewayConfig): UpstreamEndpoint {
   };
 }
 
-function credentialSource(config: GatewayConfig): CredentialSource {
-  const { credentials } = config;
-  if (credentials.source === 'file') return new FileCredentialSource(credentials.file);
-  return new StaticCredentialSource({ user: credentials.user, password: upstreamPasswordFromEnv() });
-}
-
-/** Builds everything one gateway process (a worker, or the only process) needs, from its configuration. */
-export function createGatewayProcess(options: GatewayProcessOptions): GatewayProcess {
+/**
+ * Builds everything one gateway process (a worker, or the only process) needs, from its configuration.
+ * Rejects when the policy or the TLS certificate cannot be had (fetched from S3 or Secrets Manager).
+ */
+export async function createGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const { config, log } = options;
   const metrics = new Metrics();
-  const verifier = new JwksTokenVerifier(config.issuers);
   // One writer per worker slot: stable across restarts, so a new process picks up the old one's spool.
   const writer = `${config.audit.writer ?? hostname()}-w${options.workerSlot}`;
+  // The certificate and the policy first: when either cannot be had, nothing else has been started.
+  const tlsContext = config.tls && (await openTlsContextSource(config.tls, log));
+  const policyLog = `policy-${writer}`;
+  // Set once the audit writer exists; reloads (applied or rejected) only come from later checks.
+  let recordReload: (record: RecordBody<PolicyReloadRecord>) => void = () => undefined;
+  const policySource = await openPolicySource(config.policy, log, ({ error, digest, revision }) => {
+    metrics.data.policyReloadFailures++;
+    recordReload({
+      type: 'policy-reload',
+      time: Date.now() * 1000,
+      digest,
+      previous: policySource.current.digest,
+      outcome: 'rejected',
+      error,
+      ...revision,
+    });
+  }).catch((error: unknown) => {
+    tlsContext?.close();
+    throw error;
+  });
+  const verifier = new JwksTokenVerifier(config.issuers);
   const directory = path.join(config.audit.directory, writer);
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   const shipper = auditShipper(config, directory, writer, log, metrics);
@@ -128,36 +142,21 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
         }
       : undefined,
   });
-  const policyLog = `policy-${writer}`;
-  const policySource = new FilePolicySource(
-    config.policy.file,
-    config.policy.reloadCheckMs,
-    log,
-    (error, digest) => {
-      metrics.data.policyReloadFailures++;
-      audit.append<PolicyReloadRecord>(policyLog, {
-        type: 'policy-reload',
-        time: Date.now() * 1000,
-        digest,
-        previous: policySource.current.digest,
-        outcome: 'rejected',
-        error,
-      });
-    },
-  );
-  policySource.onChange(({ previous, current }) =>
-    audit.append<PolicyReloadRecord>(policyLog, {
+  recordReload = (record) => audit.append<PolicyReloadRecord>(policyLog, record);
+  policySource.onChange(({ previous, current, revision }) =>
+    recordReload({
       type: 'policy-reload',
       time: Date.now() * 1000,
       digest: current.digest,
       previous: previous.digest,
       outcome: 'applied',
+      ...revision,
     }),
   );
   const parsePool = new ParsePool(1);
   const now = () => new Date();
   const upstream = upstreamEndpoint(config);
-  const credentials = options.credentials ?? credentialSource(config);
+  const credentials = options.credentials ?? credentialSourceFor(config, log);
   const masking = createMaskingPlanner(upstream, credentials, {
     catalogueTtlMs: config.masking.catalogueTtlMs,
     planCacheEntries: config.policy.cacheEntries,
@@ -178,13 +177,6 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
     now,
   });
   const cancelRouter = new CancelRouter(options.instanceTag, options.workerSlot, options.forwarder);
-  const secureContext = config.tls
-    ? tls.createSecureContext({
-        cert: readFileSync(config.tls.certFile),
-        key: readFileSync(config.tls.keyFile),
-        minVersion: 'TLSv1.2',
-      })
-    : undefined;
   const server = new GatewayServer({
     host: config.listen.host,
     port: config.listen.port,
@@ -195,7 +187,10 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
       handshake: {
         proxyProtocol: config.proxyProtocol.enabled,
         allowedVpcEndpoints: config.proxyProtocol.allowedVpcEndpoints,
-        secureContext,
+        // Read for each connection: a rotated certificate reaches new connections, open ones keep theirs.
+        get secureContext() {
+          return tlsContext?.current;
+        },
         allowDirectTls: config.tls?.allowDirect ?? false,
         allowCleartextPasswordWithoutTls: config.allowCleartextPasswordWithoutTls,
         maxStartupPacketBytes: config.limits.maxStartupPacketBytes,
@@ -235,6 +230,7 @@ export function createGatewayProcess(options: GatewayProcessOptions): GatewayPro
     audit,
     close: async () => {
       policySource.close();
+      tlsContext?.close();
       masking.close();
       await publisher?.stop();
       await parsePool.close();

@@ -12,13 +12,13 @@ import {
   sumSnapshots,
   toEmbeddedMetric,
 } from '../observability/metrics';
-import { readPolicyFile } from '../policy/policy-source';
 import type { StatementGate } from '../session/statement-gate';
 import type { CredentialSource } from '../upstream/credential-source';
 import { createGatewayProcess } from './gateway-process';
 import { canReach, type ReadinessReport, startHealthServer } from './health-server';
 import type { PrimaryToWorker, WorkerToPrimary } from './ipc';
 import { forwardCancelToPeers, startPeerCancelListener } from './peer-cancel';
+import { checkStartupPrerequisites } from './startup-checks';
 
 export interface RunningGateway {
   /** The port clients connect to. */
@@ -52,7 +52,7 @@ async function startInProcess(
   instanceTag: number,
   options: StartOptions,
 ): Promise<Backend> {
-  const gateway = createGatewayProcess({
+  const gateway = await createGatewayProcess({
     config,
     workerSlot: 0,
     instanceTag,
@@ -198,8 +198,9 @@ async function startCluster(
  */
 export async function startGateway(config: GatewayConfig, options: StartOptions): Promise<RunningGateway> {
   const { log } = options;
-  // Fail fast, before any worker starts, on a policy that does not load (the error names file:line).
-  readPolicyFile(config.policy.file);
+  // Fail fast, before any worker starts, on a policy that does not load (the error names file:line) or
+  // cannot be fetched, and on a TLS certificate that cannot be had.
+  await checkStartupPrerequisites(config, log);
   const instanceTag = randomInstanceTag();
   const backend =
     config.workers === 0

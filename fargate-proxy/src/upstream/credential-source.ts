@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { UpstreamError } from './upstream-connection';
 
 /** The role and password the gateway uses upstream. The client never sees either. */
 export interface UpstreamCredential {
@@ -8,11 +9,32 @@ export interface UpstreamCredential {
 
 /**
  * Where upstream credentials come from. Implementations cache; `invalidate` is called when the server
- * rejects a credential, so a rotated secret is picked up without a restart.
+ * rejects a credential, so a rotated secret is picked up without a restart. `get` rejects with an
+ * UpstreamError of failure `credentials` when no credential can be had (the client sees 08006; the
+ * log says why).
  */
 export interface CredentialSource {
   get(): Promise<UpstreamCredential>;
   invalidate(): void;
+}
+
+/**
+ * Reads `{"username": "...", "password": "..."}`, the shape of an RDS-managed secret (whose `host`,
+ * `port`, `engine` and other fields are ignored). Errors name `where` but never quote the text: it
+ * holds a password.
+ */
+export function parseCredentialSecret(text: string, where: string): UpstreamCredential {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // JSON.parse's message quotes the input; the input is the secret.
+    throw new UpstreamError('credentials', `${where} is not JSON`);
+  }
+  const fields = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  if (typeof fields.username !== 'string' || typeof fields.password !== 'string' || !fields.username)
+    throw new UpstreamError('credentials', `${where} must hold {"username": string, "password": string}`);
+  return { user: fields.username, password: fields.password };
 }
 
 /** A fixed credential (local mode, or a password injected into the environment). */
@@ -24,10 +46,7 @@ export class StaticCredentialSource implements CredentialSource {
   invalidate(): void {}
 }
 
-/**
- * A JSON file `{"username": "...", "password": "..."}` (the shape of an RDS-managed secret), re-read
- * after `invalidate`.
- */
+/** A JSON file in the shape of an RDS-managed secret, re-read after `invalidate`. */
 export class FileCredentialSource implements CredentialSource {
   private cached: Promise<UpstreamCredential> | undefined;
 
@@ -43,19 +62,22 @@ export class FileCredentialSource implements CredentialSource {
   }
 
   private async read(): Promise<UpstreamCredential> {
-    let parsed: { username?: unknown; password?: unknown };
     try {
-      parsed = JSON.parse(await readFile(this.file, 'utf8'));
+      let text: string;
+      try {
+        text = await readFile(this.file, 'utf8');
+      } catch (error) {
+        throw new UpstreamError(
+          'credentials',
+          `cannot read upstream credential file ${this.file}: ${(error as Error).message}`,
+          undefined,
+          { cause: error },
+        );
+      }
+      return parseCredentialSecret(text, `upstream credential file ${this.file}`);
     } catch (error) {
       this.cached = undefined;
-      throw new Error(`cannot read upstream credential file ${this.file}: ${(error as Error).message}`);
+      throw error;
     }
-    if (typeof parsed.username !== 'string' || typeof parsed.password !== 'string') {
-      this.cached = undefined;
-      throw new Error(
-        `upstream credential file ${this.file} must hold {"username": string, "password": string}`,
-      );
-    }
-    return { user: parsed.username, password: parsed.password };
   }
 }

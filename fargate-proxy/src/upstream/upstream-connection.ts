@@ -31,7 +31,8 @@ export interface UpstreamSession {
   pending: Buffer;
 }
 
-export type UpstreamFailure = 'connect' | 'tls' | 'authentication' | 'server' | 'protocol';
+/** `credentials`: the gateway's own credential could not be read (its secret or file), before any connection. */
+export type UpstreamFailure = 'credentials' | 'connect' | 'tls' | 'authentication' | 'server' | 'protocol';
 
 /** Why the upstream session could not be opened; `fields` holds the server's own error when it sent one. */
 export class UpstreamError extends Error {
