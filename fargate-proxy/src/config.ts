@@ -93,13 +93,21 @@ export const gatewayConfigSchema = z
         /** disable: plain TCP; verify-full: TLS, certificate checked against caFile and the host name. */
         tls: z.enum(['disable', 'verify-full']).default('verify-full'),
         caFile: z.string().optional(),
+        /**
+         * The CA bundle as an S3 object instead of a file (AWS: the deployment installs it beside the
+         * policy; RDS's global bundle is too large for a parameter or a secret). Read once at start.
+         */
+        caS3: z
+          .object({ bucket: z.string().min(3), key: z.string().min(1), region: z.string().min(1).optional() })
+          .strict()
+          .optional(),
         /** Name to check the server certificate against; defaults to `host`. */
         serverName: z.string().optional(),
         connectTimeoutMs: z.number().int().positive().default(10_000), // 10 seconds
       })
       .strict()
-      .refine((u) => u.tls === 'disable' || u.caFile !== undefined, {
-        message: 'upstream.caFile is required when upstream.tls is verify-full',
+      .refine((u) => u.tls === 'disable' || (u.caFile !== undefined) !== (u.caS3 !== undefined), {
+        message: 'upstream.tls verify-full needs the CA bundle: name either caFile or caS3',
         path: ['caFile'],
       }),
     credentials: z

@@ -25,6 +25,7 @@ import { IdleSweeper } from '../session/idle-sweeper';
 import type { StatementGate } from '../session/statement-gate';
 import { openSessionRegistry, type RegistryLocation } from '../sessions/registry-for';
 import { SessionPublisher } from '../sessions/session-publisher';
+import { readCaBundle } from '../upstream/ca-bundle';
 import type { CredentialSource } from '../upstream/credential-source';
 import { credentialSourceFor } from '../upstream/credential-source-for';
 import type { UpstreamEndpoint } from '../upstream/upstream-connection';
@@ -70,13 +71,16 @@ function readTokenKey(file: string | undefined, log: Logger): Buffer {
   return key;
 }
 
-export function upstreamEndpoint(config: GatewayConfig): UpstreamEndpoint {
+/** The upstream server as the configuration names it, with its CA bundle read (file or S3 object). */
+export async function upstreamEndpoint(config: GatewayConfig): Promise<UpstreamEndpoint> {
   const { upstream } = config;
   return {
     host: upstream.host,
     port: upstream.port,
     tls: upstream.tls,
-    ca: upstream.caFile ? readFileSync(upstream.caFile) : undefined,
+    ca: upstream.caFile
+      ? readFileSync(upstream.caFile)
+      : upstream.caS3 && (await readCaBundle(upstream.caS3)),
     serverName: upstream.serverName,
     connectTimeoutMs: upstream.connectTimeoutMs,
   };
@@ -155,7 +159,7 @@ export async function createGatewayProcess(options: GatewayProcessOptions): Prom
   );
   const parsePool = new ParsePool(1);
   const now = () => new Date();
-  const upstream = upstreamEndpoint(config);
+  const upstream = await upstreamEndpoint(config);
   const credentials = options.credentials ?? credentialSourceFor(config, log);
   const masking = createMaskingPlanner(upstream, credentials, {
     catalogueTtlMs: config.masking.catalogueTtlMs,
