@@ -5,18 +5,10 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as ses from 'aws-cdk-lib/aws-ses';
+import { PROJECT_ROOT } from '../project-root';
 import { ApprovalWorkflowError } from './approval-workflow-error';
 
-/** The repository root: the nearest directory above this file with a package.json (also from dist/). */
-function projectRoot(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
-  }
-}
-
-/** The repository root, where package-lock.json is: esbuild resolves modules from here. */
-export const PROJECT_ROOT = projectRoot(__dirname);
+export { PROJECT_ROOT };
 /** The notify handler's source, bundled by esbuild at synth time. */
 export const APPROVAL_NOTIFY_ENTRY = path.join(PROJECT_ROOT, 'functions', 'approval-notify', 'handler.ts');
 /** The decide handler's source, bundled by esbuild at synth time. */

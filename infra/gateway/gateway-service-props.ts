@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -11,19 +11,11 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { GatewayLoadBalancing } from '../network/gateway-network-props';
+import { PROJECT_ROOT } from '../project-root';
 import type { GatewayConfigFragment } from './gateway-config';
 import { GatewayServiceError } from './gateway-service-error';
 
-/** The repository root: the nearest directory above this file with a package.json (also from dist/). */
-function projectRoot(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
-  }
-}
-
-/** The image's build context: the repository root (the Dockerfile copies build/gateway/ from it). */
-export const PROJECT_ROOT = projectRoot(__dirname);
+export { PROJECT_ROOT };
 /** The Dockerfile, relative to the context. */
 export const DOCKERFILE = 'fargate-proxy/Dockerfile';
 /** The context's ignore patterns (Docker reads the file beside the Dockerfile; the asset gets the same). */
