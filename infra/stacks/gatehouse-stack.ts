@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -146,6 +146,25 @@ export class GatehouseStack extends Stack {
         ...(config.alarmEmail ? { emailAddresses: [config.alarmEmail] } : {}),
       },
     });
+    // What an operator needs after a deploy (README, "Deploying on AWS").
+    new CfnOutput(this, 'PolicyBucketName', {
+      value: policy.bucket.bucketName,
+      description: `Upload new policy versions: aws s3 cp policy.yaml s3://<this>/${policy.key} --metadata changed-by=NAME`,
+    });
+    new CfnOutput(this, 'EvidenceBucketName', {
+      value: evidence.bucket.bucketName,
+      description: 'Audit chunks, digests and recordings (gatehouse verify --s3 <this>/audit)',
+    });
+    new CfnOutput(this, 'GatewayTableName', {
+      value: evidence.table.tableName,
+      description: 'gatehouse verify --table',
+    });
+    if (approvals) {
+      new CfnOutput(this, 'ApprovalDecideUrl', {
+        value: approvals.decideUrl,
+        description: 'The Slack app interactivity Request URL is this URL followed by slack',
+      });
+    }
     acknowledgeStackFindings(this, {
       ...(config.vpc.kind === 'new' ? { vpc } : {}),
       networkSecurityGroup: network.securityGroup,
