@@ -429,6 +429,20 @@ export const gatewayConfigSchema = z
         authTimeoutMs: z.number().int().positive().default(15_000), // 15 seconds
         /** A session with no traffic for this long, and no statement running, is closed; 0 disables. */
         idleTimeoutMs: z.number().int().min(0).default(3_600_000), // 1 hour
+        /**
+         * TCP keepalive on client connections: after this long without a packet from the client, the
+         * kernel probes it (then every second, ten times, before it gives up on a dead peer). The probes
+         * keep a quiet session alive through the load balancer, whose idle timeout must stay above this
+         * (NLB: 350 s by default), and find clients that vanished. Whole seconds (rounded down); 0
+         * turns it off.
+         */
+        tcpKeepAliveMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(7_200_000) // 2 hours, the kernel's own default
+          .refine((ms) => ms === 0 || ms >= 1000, 'expected 0 (off) or at least 1000 (1 second)')
+          .default(60_000), // 1 minute
         /** How often a client whose statement waits for approval gets a reminder notice. */
         approvalNoticeMs: z.number().int().min(50).default(30_000),
         maxConnections: z.number().int().positive().default(10_000),
@@ -452,10 +466,32 @@ export const gatewayConfigSchema = z
         /** Private port where other gateway instances forward cancel requests; omitted disables peering. */
         peerPort: z.number().int().min(0).max(65535).optional(),
         peerHost: z.string().default('0.0.0.0'),
-        /** Other instances' peer addresses (host:port). */
+        /** Other instances' peer addresses (host:port), when they are fixed. */
         peers: z.array(hostPort).default([]),
+        /**
+         * Or the other instances are every A record of `dnsName` (e.g. an AWS Cloud Map service), each on
+         * `port`, this instance's own addresses left out. Resolved when a cancel must be forwarded, and
+         * kept `refreshMs` (0: resolved for every one), so instances that come and go are followed.
+         */
+        peerDiscovery: z
+          .object({
+            dnsName: z
+              .string()
+              .regex(
+                /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/,
+                'expected a DNS name, e.g. gateway.gatehouse.internal',
+              ),
+            port: z.number().int().min(1).max(65535),
+            refreshMs: z.number().int().min(0).max(300_000).default(5_000), // 5 seconds
+          })
+          .strict()
+          .optional(),
       })
       .strict()
+      .refine((c) => c.peerDiscovery === undefined || c.peers.length === 0, {
+        message: 'set cancel.peers or cancel.peerDiscovery, not both',
+        path: ['peerDiscovery'],
+      })
       .default({}),
     health: z
       .object({

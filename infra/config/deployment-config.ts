@@ -128,7 +128,16 @@ export const deploymentConfigSchema = z
           .default(1024),
         memoryMiB: z.number().int().min(512).max(30_720).default(2048),
         minTasks: z.number().int().min(2, 'at least two tasks (two availability zones)').default(2),
-        maxTasks: z.number().int().min(2).default(10),
+        /**
+         * At most 8: a cancel that lands on the wrong task is forwarded to the tasks a Cloud Map
+         * multivalue answer lists, which is at most eight records.
+         */
+        maxTasks: z
+          .number()
+          .int()
+          .min(2)
+          .max(8, 'at most 8 tasks: cancel forwarding finds peers through DNS answers of up to eight records')
+          .default(8),
         /** Ephemeral storage for the audit spool. */
         ephemeralStorageGiB: z.number().int().min(21).max(200).default(30),
       })

@@ -16,9 +16,13 @@ export interface GatewayConfigDecisions {
   readonly port: number;
   readonly healthPort: number;
   readonly peerPort: number;
+  /** The name whose A records are the tasks (the Cloud Map service's). */
+  readonly peerDnsName: string;
   readonly drainSeconds: number;
   /** Milliseconds: the load balancer's idle timeout, which the session idle timeout must stay under. */
   readonly loadBalancerIdleTimeoutMs: number;
+  /** Milliseconds: the TCP keepalive the load balancer's idle timeout was chosen for. */
+  readonly tcpKeepAliveMs: number;
   readonly spoolDirectory: string;
   readonly tlsSecretId: string;
   readonly credentialsSecretId: string;
@@ -49,8 +53,13 @@ const DECIDED: Record<string, string> = {
   'health.host': 'the health server listens on all addresses on the healthPort prop',
   'health.port': 'set the healthPort prop',
   'proxyProtocol.enabled': 'the load balancer always sends Proxy Protocol v2',
+  'limits.tcpKeepAliveMs': 'it is the network’s keepAlive (loadBalancing.keepAlive)',
   'cancel.peerHost': 'the peer port listens on all addresses (admitted from the service only)',
   'cancel.peerPort': 'set the peerPort prop',
+  'cancel.peers': 'the tasks find each other in Cloud Map (cancel.peerDiscovery)',
+  'cancel.peerDiscovery.dnsName':
+    'the tasks’ Cloud Map service; set the peerNamespace or peerServiceName prop',
+  'cancel.peerDiscovery.port': 'set the peerPort prop',
   drainMs: 'it is the load balancer’s deregistration delay (loadBalancing.drain)',
   allowCleartextPasswordWithoutTls: 'tokens are passwords: a deployment accepts them over TLS only',
   credentials: 'the upstream credentials are the upstreamCredentials secret',
@@ -177,8 +186,16 @@ export function gatewayConfig(fragment: GatewayConfigFragment, decided: GatewayC
     listen: { host: '0.0.0.0', port: decided.port },
     health: { host: '0.0.0.0', port: decided.healthPort },
     proxyProtocol: { enabled: true },
-    cancel: { peerHost: '0.0.0.0', peerPort: decided.peerPort },
+    // Tasks come and go with their addresses: each finds the others as the A records of its Cloud Map
+    // service when a cancel must be forwarded (the owner may tune cancel.peerDiscovery.refreshMs).
+    cancel: {
+      peerHost: '0.0.0.0',
+      peerPort: decided.peerPort,
+      peerDiscovery: { dnsName: decided.peerDnsName, port: decided.peerPort },
+    },
     drainMs: decided.drainSeconds * 1000,
+    // Keepalive probes count as traffic for the NLB: quiet sessions outlive its idle timeout.
+    limits: { tcpKeepAliveMs: decided.tcpKeepAliveMs },
     tls: { secretsManager: { secretId: decided.tlsSecretId } },
     credentials: { source: 'secrets-manager', secretId: decided.credentialsSecretId },
     policy: { s3: { bucket: decided.policy.bucket, key: decided.policy.key } },

@@ -8,6 +8,7 @@ export type GatewayServiceErrorCode =
   | 'SubnetsTooFewZones'
   | 'ScalingTargetInvalid'
   | 'AuditPrefixInvalid'
+  | 'PeerServiceNameInvalid'
   | 'PolicyKeyInvalid'
   | 'ConfigIncomplete'
   | 'ConfigConflict'

@@ -9,6 +9,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { GatewayLoadBalancing } from '../network/gateway-network-props';
 import { PROJECT_ROOT } from '../project-root';
@@ -36,6 +37,13 @@ export const CONTAINER_NAME = 'Gateway';
 
 /** Seconds the container may take after the drain: workers exit (drainMs + 10 s at most), spools flush. */
 export const STOP_MARGIN_SECONDS = 20;
+/** The Cloud Map namespace the construct creates when it is given none. */
+export const DEFAULT_PEER_NAMESPACE = 'gatehouse.internal';
+/** The tasks' Cloud Map service (`<name>.<namespace>` resolves to every running task). */
+export const DEFAULT_PEER_SERVICE_NAME = 'gateway';
+/** Seconds resolvers may keep the tasks' A records: short, so tasks that come and go are followed. */
+export const PEER_RECORD_TTL_SECONDS = 10;
+
 /** Seconds: Fargate's longest stopTimeout. */
 const FARGATE_MAX_STOP_SECONDS = 120;
 
@@ -153,7 +161,8 @@ export interface GatewayServiceProps {
    */
   readonly minTasks?: number;
   /**
-   * Tasks at most.
+   * Tasks at most. Beyond eight, a cancel that reaches another task may miss the one holding the session:
+   * a Cloud Map multivalue answer lists eight tasks at most (see `peerNamespace`).
    *
    * @default 10
    */
@@ -178,6 +187,23 @@ export interface GatewayServiceProps {
    * @default 6433
    */
   readonly peerPort?: number;
+  /**
+   * The Cloud Map private DNS namespace the tasks register in (A records, multivalue, 10-second TTL) and
+   * find each other through (`cancel.peerDiscovery`). Give one to share a namespace the VPC already has:
+   * a VPC can be associated with one private namespace of a given name only. The VPC needs DNS support
+   * and DNS hostnames.
+   *
+   * @default - a new namespace `gatehouse.internal` in the VPC
+   */
+  readonly peerNamespace?: servicediscovery.IPrivateDnsNamespace;
+  /**
+   * The tasks' Cloud Map service in `peerNamespace`: `<peerServiceName>.<namespace>` resolves to every
+   * running task. It must be unique in the namespace (another gateway service sharing the namespace
+   * takes another name).
+   *
+   * @default 'gateway'
+   */
+  readonly peerServiceName?: string;
   /**
    * Average CPU utilization the service scales to, in percent.
    *
@@ -217,6 +243,7 @@ export interface GatewayServiceSettings {
   readonly port: number;
   readonly healthPort: number;
   readonly peerPort: number;
+  readonly peerServiceName: string;
   /** Seconds: the load balancer's deregistration delay, the gateway's drainMs. */
   readonly drainSeconds: number;
   /** Seconds: drain plus the margin, at most Fargate's 120. */
@@ -317,6 +344,7 @@ export function gatewayServiceSettings(props: GatewayServiceProps): GatewayServi
     port,
     healthPort,
     peerPort,
+    peerServiceName: validatePeerServiceName(props.peerServiceName ?? DEFAULT_PEER_SERVICE_NAME),
     drainSeconds,
     stopTimeoutSeconds: drainSeconds + STOP_MARGIN_SECONDS,
     auditPrefix: validateAuditPrefix(props.audit.prefix ?? 'audit/'),
@@ -369,6 +397,18 @@ function validatePorts(ports: Record<string, number>): void {
     }
     seen.set(port, prop);
   }
+}
+
+function validatePeerServiceName(name: string): string {
+  if (Token.isUnresolved(name) || !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) {
+    throw new GatewayServiceError(
+      'PeerServiceNameInvalid',
+      'peerServiceName',
+      `"${name}" is not a literal DNS label (lower-case letters, digits and inner hyphens, 63 at most), e.g. ` +
+        '"gateway"; it names the tasks in the Cloud Map namespace.',
+    );
+  }
+  return name;
 }
 
 function validateAuditPrefix(prefix: string): string {

@@ -8,6 +8,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { gatewayConfig } from './gateway-config';
@@ -18,12 +19,14 @@ import {
   ARTIFACT_ENTRY,
   CONFIG_VARIABLE,
   CONTAINER_NAME,
+  DEFAULT_PEER_NAMESPACE,
   DOCKERFILE,
   dockerIgnorePatterns,
   GATEWAY_USER,
   type GatewayServiceProps,
   type GatewayServiceSettings,
   gatewayServiceSettings,
+  PEER_RECORD_TTL_SECONDS,
   PROJECT_ROOT,
   SPOOL_DIRECTORY,
   TMP_DIRECTORY,
@@ -72,6 +75,10 @@ export function containerHealthCommand(healthPort: number): string[] {
  * deregistration delay (`loadBalancing.drain`, also the gateway's `drainMs`), during which sessions go
  * on and new ones go elsewhere; then the NLB resets what is left and ECS sends SIGTERM, and the
  * gateway stops within `stopTimeout` (drain + 20 s, at most Fargate's 120 s).
+ *
+ * Cancels: a CancelRequest is a new connection the load balancer may hand to any task, so each task
+ * registers in Cloud Map (`peerNamespace`) and forwards a cancel it does not hold to the others, found as
+ * the A records of its Cloud Map service, on the peer port that only the service's own tasks may reach.
  */
 export class GatewayService extends Construct implements ec2.IConnectable {
   /** The ECS service. */
@@ -88,6 +95,8 @@ export class GatewayService extends Construct implements ec2.IConnectable {
   readonly logGroup: logs.ILogGroup;
   /** The gateway's configuration JSON, injected into the container as GATEHOUSE_CONFIG. */
   readonly configParameter: ssm.IStringParameter;
+  /** The Cloud Map namespace the tasks register in (given, or created). */
+  readonly peerNamespace: servicediscovery.IPrivateDnsNamespace;
 
   constructor(scope: Construct, id: string, props: GatewayServiceProps) {
     super(scope, id);
@@ -95,13 +104,23 @@ export class GatewayService extends Construct implements ec2.IConnectable {
     const { vpc, loadBalancing, dataKey } = props;
     const stack = Stack.of(this);
 
+    this.peerNamespace =
+      props.peerNamespace ??
+      new servicediscovery.PrivateDnsNamespace(this, 'PeerNamespace', {
+        name: DEFAULT_PEER_NAMESPACE,
+        vpc,
+        description: 'Gatehouse gateway tasks, found by each other to forward cancel requests',
+      });
+
     const configJson = stack.toJsonString(
       gatewayConfig(props.gatewayConfig, {
         port: settings.port,
         healthPort: settings.healthPort,
         peerPort: settings.peerPort,
+        peerDnsName: `${settings.peerServiceName}.${this.peerNamespace.namespaceName}`,
         drainSeconds: settings.drainSeconds,
         loadBalancerIdleTimeoutMs: loadBalancing.idleTimeout.toMilliseconds(),
+        tcpKeepAliveMs: loadBalancing.keepAlive.toMilliseconds(),
         spoolDirectory: SPOOL_DIRECTORY,
         tlsSecretId: props.tlsCertificate.secretFullArn ?? props.tlsCertificate.secretArn,
         credentialsSecretId: props.upstreamCredentials.secretFullArn ?? props.upstreamCredentials.secretArn,
@@ -246,6 +265,15 @@ export class GatewayService extends Construct implements ec2.IConnectable {
       enableExecuteCommand: false,
       healthCheckGracePeriod: Duration.seconds(60),
       propagateTags: ecs.PropagatedTagSource.SERVICE,
+      // Each running task's address as an A record of `<peerServiceName>.<namespace>`: multivalue, so one
+      // answer lists every task (eight at most, Route 53's limit), and ECS takes a task out when it stops
+      // or fails its health check.
+      cloudMapOptions: {
+        cloudMapNamespace: this.peerNamespace,
+        name: settings.peerServiceName,
+        dnsRecordType: servicediscovery.DnsRecordType.A,
+        dnsTtl: Duration.seconds(PEER_RECORD_TTL_SECONDS),
+      },
     });
     // Fargate spreads tasks across the subnets' zones; rebalancing puts them back after a zone recovers.
     (service.node.defaultChild as ecs.CfnService).addPropertyOverride(

@@ -3,6 +3,7 @@ export type GatewayNetworkErrorCode =
   | 'PortOutOfRange'
   | 'DrainOutOfRange'
   | 'KeepAliveOutOfRange'
+  | 'IdleTimeoutOutOfRange'
   | 'PrincipalNotAllowed'
   | 'CidrInvalid'
   | 'PrefixListInvalid'

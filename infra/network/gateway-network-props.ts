@@ -10,12 +10,24 @@ export const GATEWAY_DEFAULTS = Object.freeze({
   port: 5432,
   /** `drainMs` (25 seconds). */
   drain: Duration.seconds(25),
+  /** `health.port` as GatewayService sets it (its `healthPort` prop): /healthz, /readyz, /metrics. */
+  healthPort: 6480,
+  /** `limits.tcpKeepAliveMs` (1 minute): the TCP keepalive of client connections. */
+  tcpKeepAlive: Duration.minutes(1),
   /** `limits.idleTimeoutMs` (1 hour): the gateway closes a quiet session itself after this long. */
   sessionIdleTimeout: Duration.hours(1),
 });
 
-/** Seconds the listener's TCP idle timeout stays above `keepAlive`. */
+/**
+ * Seconds the default listener idle timeout stays above the gateway's session idle timeout: 3660 s in
+ * all, so that the gateway, not the load balancer, ends a quiet session even with keepalive off.
+ */
 export const IDLE_TIMEOUT_MARGIN_SECONDS = 60;
+/**
+ * Seconds the listener idle timeout must exceed `keepAlive` by at least. After an unanswered probe the
+ * gateway (Node's libuv) probes every second, ten times: a lost probe is made good within this margin.
+ */
+export const KEEPALIVE_MARGIN_SECONDS = 10;
 /** Seconds: the range of an NLB TCP listener's idle timeout. */
 const MIN_IDLE_TIMEOUT_SECONDS = 60;
 const MAX_IDLE_TIMEOUT_SECONDS = 6000;
@@ -25,19 +37,28 @@ const MAX_DEREGISTRATION_DELAY_SECONDS = 3600;
 /**
  * How the NLB decides a target is healthy.
  *
+ * - `http` (the default): GET `path` (`/healthz`, liveness: the gateway process answers) on the
+ *   gateway's health port, 200 for healthy. Not `/readyz` by default: it is 503 also while the upstream
+ *   server is unreachable, and ECS replaces a task its load balancer reports unhealthy, so a database
+ *   outage would recycle every task (and reset every session) for nothing; `/readyz` can be chosen. The NLB puts its Proxy Protocol v2
+ *   header on health-check connections too; the health server reads and drops it
+ *   (fargate-proxy/src/server/health-server.ts). A failing check stops new sessions going to the task;
+ *   the sessions it holds stay (the target group does not reset connections to unhealthy targets), but
+ *   ECS replaces a task its load balancer reports unhealthy: see the README.
  * - `tcp`: a TCP connection to the PostgreSQL port. With Proxy Protocol v2 on, the NLB opens it with a
  *   LOCAL header and nothing else, which the gateway answers as a health check
- *   (fargate-proxy/src/session/handshake.ts). It proves the process accepts connections, not that the
- *   upstream server is reachable.
- * - `http`: GET `path` on the gateway's health port (`/readyz`: upstream reachable, token keys loaded,
- *   all workers up). The NLB sends its PPv2 header on health-check connections too, also to another
- *   port, and the health server (fargate-proxy/src/server/health-server.ts) does not accept one yet:
- *   choose `http` only once it does. Mind also that NLBs reset established connections to a target
- *   that turns unhealthy: a readiness check that fails on an upstream blip would cut every session.
+ *   (fargate-proxy/src/session/handshake.ts). It proves the process accepts connections, not that it
+ *   can serve a session.
  */
 export type GatewayHealthCheck =
   | { readonly kind: 'tcp' }
-  | { readonly kind: 'http'; readonly port: number; readonly path?: string };
+  | {
+      readonly kind: 'http';
+      /** @default 6480, GatewayService's default healthPort */
+      readonly port?: number;
+      /** @default '/healthz' */
+      readonly path?: string;
+    };
 
 export interface GatewayNetworkProps {
   /** The VPC of the load balancer and the gateway's tasks. */
@@ -94,20 +115,29 @@ export interface GatewayNetworkProps {
    */
   readonly drain?: Duration;
   /**
-   * The longest a healthy connection may carry no packet in either direction. The gateway sets no TCP
-   * keepalive on client connections (fargate-proxy/src/server/gateway-server.ts), so for a quiet session
-   * this is its session idle timeout (`limits.idleTimeoutMs`), after which it closes the session itself;
-   * a statement that runs longer without traffic needs client keepalives (libpq `keepalives_idle`)
-   * shorter than this. The listener's TCP idle timeout is set 60 seconds above it, so the NLB never
-   * drops a connection the gateway still holds. Whole seconds, 1 minute to 5940 seconds.
+   * The TCP keepalive of the gateway's client connections (`limits.tcpKeepAliveMs`): after this long
+   * without a packet the gateway's kernel probes the client, and the NLB counts probes as traffic, so a
+   * quiet session (or a long statement that sends nothing) outlives `idleTimeout`. GatewayService
+   * configures the gateway with it. Whole seconds, at least 1, and at least 10 seconds under
+   * `idleTimeout`.
    *
-   * @default Duration.hours(1), the gateway's default limits.idleTimeoutMs
+   * @default Duration.minutes(1), the gateway's default limits.tcpKeepAliveMs
    */
   readonly keepAlive?: Duration;
   /**
+   * The listener's TCP idle timeout: the NLB forgets a connection that carries no packet for this long
+   * (and resets it at its next packet). The gateway's keepalive keeps its sessions under it, so any
+   * value above `keepAlive` works; the default also stays above the gateway's session idle timeout, so
+   * that even with keepalive off the gateway, not the NLB, ends a quiet session, with a message. Whole
+   * seconds, 60 to 6000.
+   *
+   * @default Duration.seconds(3660), the gateway's default limits.idleTimeoutMs (1 hour) plus 60 s
+   */
+  readonly idleTimeout?: Duration;
+  /**
    * The target group's health check.
    *
-   * @default { kind: 'tcp' } (see GatewayHealthCheck for why not /readyz yet)
+   * @default { kind: 'http', port: 6480, path: '/healthz' }
    */
   readonly healthCheck?: GatewayHealthCheck;
 }
@@ -127,7 +157,12 @@ export interface GatewayLoadBalancing {
   readonly healthCheckPort: number;
   /** The deregistration delay: the gateway's `drainMs` must equal it. */
   readonly drain: Duration;
-  /** The listener's TCP idle timeout: the gateway must close quiet sessions before it. */
+  /** The TCP keepalive the gateway must set on client connections (`limits.tcpKeepAliveMs`). */
+  readonly keepAlive: Duration;
+  /**
+   * The listener's TCP idle timeout, above `keepAlive`: a connection quiet for longer is dropped, so the
+   * gateway must keep its keepalive on (or, with it off, close quiet sessions before this).
+   */
   readonly idleTimeout: Duration;
 }
 
@@ -142,7 +177,9 @@ export interface GatewayNetworkSettings {
   readonly enforceSecurityGroupOnPrivateLink: boolean;
   /** Seconds. */
   readonly drainSeconds: number;
-  /** Seconds: keepAlive plus the margin. */
+  /** Seconds. */
+  readonly keepAliveSeconds: number;
+  /** Seconds, at least KEEPALIVE_MARGIN_SECONDS above keepAliveSeconds. */
   readonly idleTimeoutSeconds: number;
   readonly healthCheck:
     | { readonly kind: 'tcp' }
@@ -154,14 +191,24 @@ export function gatewayNetworkSettings(props: GatewayNetworkProps): GatewayNetwo
   const port = validatePort('port', props.port ?? GATEWAY_DEFAULTS.port);
   const vpcSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
   validateZones(props.vpc, vpcSubnets);
+  const idleTimeoutSeconds = wholeSeconds(
+    'idleTimeout',
+    props.idleTimeout ??
+      GATEWAY_DEFAULTS.sessionIdleTimeout.plus(Duration.seconds(IDLE_TIMEOUT_MARGIN_SECONDS)),
+    MIN_IDLE_TIMEOUT_SECONDS,
+    MAX_IDLE_TIMEOUT_SECONDS,
+    'IdleTimeoutOutOfRange',
+    'an NLB TCP listener’s idle timeout is 60 to 6000 seconds; e.g. Duration.seconds(3660).',
+  );
   const keepAliveSeconds = wholeSeconds(
     'keepAlive',
-    props.keepAlive ?? GATEWAY_DEFAULTS.sessionIdleTimeout,
-    MIN_IDLE_TIMEOUT_SECONDS,
-    MAX_IDLE_TIMEOUT_SECONDS - IDLE_TIMEOUT_MARGIN_SECONDS,
+    props.keepAlive ?? GATEWAY_DEFAULTS.tcpKeepAlive,
+    1,
+    idleTimeoutSeconds - KEEPALIVE_MARGIN_SECONDS,
     'KeepAliveOutOfRange',
-    'the listener idle timeout (keepAlive + 60 s) must stay within the NLB’s 60 to 6000 seconds; ' +
-      'lower the gateway’s limits.idleTimeoutMs with it, e.g. Duration.hours(1).',
+    `the gateway’s keepalive probes must come at least ${KEEPALIVE_MARGIN_SECONDS} seconds before the ` +
+      `listener drops a quiet connection (idleTimeout, ${idleTimeoutSeconds} s); lower keepAlive ` +
+      '(e.g. Duration.minutes(1)) or raise idleTimeout.',
   );
   const drainSeconds = wholeSeconds(
     'drain',
@@ -181,8 +228,9 @@ export function gatewayNetworkSettings(props: GatewayNetworkProps): GatewayNetwo
     clientPrefixLists: validatePrefixLists(props.clientPrefixLists ?? []),
     enforceSecurityGroupOnPrivateLink: props.enforceSecurityGroupOnPrivateLink ?? true,
     drainSeconds,
-    idleTimeoutSeconds: keepAliveSeconds + IDLE_TIMEOUT_MARGIN_SECONDS,
-    healthCheck: validateHealthCheck(props.healthCheck ?? { kind: 'tcp' }, port),
+    keepAliveSeconds,
+    idleTimeoutSeconds,
+    healthCheck: validateHealthCheck(props.healthCheck ?? { kind: 'http' }, port),
   });
 }
 
@@ -209,7 +257,7 @@ function wholeSeconds(
   duration: Duration,
   min: number,
   max: number,
-  code: 'DrainOutOfRange' | 'KeepAliveOutOfRange',
+  code: 'DrainOutOfRange' | 'KeepAliveOutOfRange' | 'IdleTimeoutOutOfRange',
   fix: string,
 ): number {
   if (duration.isUnresolved()) {
@@ -284,15 +332,15 @@ function validateHealthCheck(check: GatewayHealthCheck, port: number): GatewayNe
       `"${String((check as { kind: unknown }).kind)}" is neither "tcp" nor "http".`,
     );
   }
-  validatePort('healthCheck.port', check.port);
-  if (check.port === port) {
+  const healthPort = validatePort('healthCheck.port', check.port ?? GATEWAY_DEFAULTS.healthPort);
+  if (healthPort === port) {
     throw new GatewayNetworkError(
       'HealthCheckInvalid',
       'healthCheck.port',
-      `${check.port} is the PostgreSQL port; an HTTP check goes to the gateway’s health port (health.port).`,
+      `${healthPort} is the PostgreSQL port; an HTTP check goes to the gateway’s health port (health.port).`,
     );
   }
-  const path = check.path ?? '/readyz';
+  const path = check.path ?? '/healthz';
   if (!/^\/[\w./-]*$/.test(path)) {
     throw new GatewayNetworkError(
       'HealthCheckInvalid',
@@ -300,7 +348,7 @@ function validateHealthCheck(check: GatewayHealthCheck, port: number): GatewayNe
       `"${path}" is not a path such as /readyz.`,
     );
   }
-  return { kind: 'http', port: check.port, path };
+  return { kind: 'http', port: healthPort, path };
 }
 
 function validateZones(vpc: ec2.IVpc, vpcSubnets: ec2.SubnetSelection): void {

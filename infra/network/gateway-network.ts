@@ -17,10 +17,15 @@ export {
   type GatewayNetworkProps,
 } from './gateway-network-props';
 
+/** Target group attribute: whether the NLB resets connections to a target that turns unhealthy (default true). */
+export const UNHEALTHY_CONNECTION_TERMINATION =
+  'target_health_state.unhealthy.connection_termination.enabled';
+
 /**
  * How clients reach the gateway (issue 7): an internal Network Load Balancer with a security group, a
  * TCP listener on the PostgreSQL port, IP targets with Proxy Protocol v2 (the gateway learns each
- * consumer's VPC endpoint id from it) and connection termination after the drain, and a PrivateLink
+ * consumer's VPC endpoint id from it), health-checked on the gateway's /healthz without resetting the
+ * sessions of a target that fails it, connection termination after the drain, and a PrivateLink
  * endpoint service that named principals may connect to, each connection accepted by hand.
  *
  * TLS is not terminated here: PostgreSQL negotiates it inside the protocol (SSLRequest), so the gateway
@@ -32,13 +37,17 @@ export class GatewayNetwork extends Construct implements GatewayLoadBalancing {
   readonly loadBalancer: elbv2.INetworkLoadBalancer;
   /** The load balancer's security group: admits the listener port from the VPC and the client ranges. */
   readonly securityGroup: ec2.ISecurityGroup;
-  /** IP targets on the PostgreSQL port (PPv2, connection termination, deregistration delay = drain). */
+  /**
+   * IP targets on the PostgreSQL port: PPv2, /healthz health check, no reset when a target turns
+   * unhealthy, connection termination at the end of the deregistration delay (= drain).
+   */
   readonly targetGroup: elbv2.INetworkTargetGroup;
   /** The PrivateLink endpoint service (acceptance required); its name is a stack output. */
   readonly endpointService: ec2.IVpcEndpointService;
   readonly port: number;
   readonly healthCheckPort: number;
   readonly drain: Duration;
+  readonly keepAlive: Duration;
   readonly idleTimeout: Duration;
 
   constructor(scope: Construct, id: string, props: GatewayNetworkProps) {
@@ -48,6 +57,7 @@ export class GatewayNetwork extends Construct implements GatewayLoadBalancing {
     this.port = port;
     this.healthCheckPort = settings.healthCheck.kind === 'http' ? settings.healthCheck.port : port;
     this.drain = Duration.seconds(settings.drainSeconds);
+    this.keepAlive = Duration.seconds(settings.keepAliveSeconds);
     this.idleTimeout = Duration.seconds(settings.idleTimeoutSeconds);
 
     // Created with the load balancer: an NLB created without a security group can never get one.
@@ -86,6 +96,10 @@ export class GatewayNetwork extends Construct implements GatewayLoadBalancing {
       connectionTermination: true,
       healthCheck: healthCheckOf(settings),
     });
+    // A target that fails its check gets no new sessions but keeps the ones it holds: without this the
+    // NLB resets them all, so a readiness blip (the upstream unreachable for a few checks) would cut every
+    // session of the task. No CDK prop sets it.
+    targetGroup.setAttribute(UNHEALTHY_CONNECTION_TERMINATION, 'false');
     this.targetGroup = targetGroup;
 
     const listener = loadBalancer.addListener('Postgres', {

@@ -37,6 +37,9 @@ describe('the deployment configuration', () => {
     expect(problems((c) => ((c.sizing as Record<string, unknown>).minTasks = 1))).toContain(
       'sizing.minTasks: at least two tasks',
     );
+    expect(problems((c) => ((c.sizing as Record<string, unknown>).maxTasks = 12))).toContain(
+      'sizing.maxTasks: at most 8 tasks',
+    );
     expect(problems((c) => ((c.upstream as Record<string, unknown>).caBundleFile = undefined))).toContain(
       'upstream.caBundleFile: verify-full needs caBundleFile',
     );

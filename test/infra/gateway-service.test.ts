@@ -4,6 +4,7 @@ import { App, type CfnElement, Duration, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import type { IConstruct } from 'constructs';
 import { parseGatewayConfig } from '../../fargate-proxy/src/config';
 import type { ApprovalWorkflow } from '../../infra/approvals/approval-workflow';
@@ -87,8 +88,8 @@ function imageAssets(): { directory: string; dockerFile: string; platform?: stri
 }
 
 /** The configuration parameter's JSON, the data key's ARN filled in as CloudFormation would. */
-function deployedConfig(): Record<string, unknown> {
-  const value = only('AWS::SSM::Parameter').Properties.Value as { 'Fn::Join': [string, unknown[]] };
+function deployedConfig(parameter = only('AWS::SSM::Parameter')): Record<string, unknown> {
+  const value = parameter.Properties.Value as { 'Fn::Join': [string, unknown[]] };
   const fakeKeyArn = 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-4333-8444-555555555555';
   const text = value['Fn::Join'][1]
     .map((part) => {
@@ -166,6 +167,11 @@ describe('GatewayService task', () => {
     expect(container().StopTimeout).toBe(45);
     expect(test.network.drain.toSeconds() + 20).toBe(45);
     expect(deployedConfig().drainMs).toBe(test.network.drain.toMilliseconds());
+    // Keepalive probes keep quiet sessions alive through the NLB: the gateway sends them as often as
+    // the network's idle timeout was chosen for.
+    expect(parseGatewayConfig(deployedConfig()).limits.tcpKeepAliveMs).toBe(
+      test.network.keepAlive.toMilliseconds(),
+    );
   });
 
   it('runs on Fargate arm64 at 1 vCPU / 2 GiB, the image built for linux/arm64 from the Dockerfile', () => {
@@ -256,7 +262,12 @@ describe('GatewayService configuration', () => {
     const config = parseGatewayConfig(deployedConfig());
     expect(config.listen).toEqual({ host: '0.0.0.0', port: test.network.port });
     expect(config.health).toMatchObject({ host: '0.0.0.0', port: 6480, emfIntervalMs: 60_000 });
-    expect(config.cancel).toEqual({ peerHost: '0.0.0.0', peerPort: 6433, peers: [] });
+    expect(config.cancel).toEqual({
+      peerHost: '0.0.0.0',
+      peerPort: 6433,
+      peers: [],
+      peerDiscovery: { dnsName: 'gateway.gatehouse.internal', port: 6433, refreshMs: 5_000 },
+    });
     expect(config.proxyProtocol).toEqual({ enabled: true, allowedVpcEndpoints: ['vpce-0123456789abcdef0'] });
     expect(config.audit.directory).toBe(SPOOL_DIRECTORY);
     expect(config.limits.idleTimeoutMs).toBeLessThan(test.network.idleTimeout.toMilliseconds());
@@ -335,7 +346,12 @@ describe('GatewayService service', () => {
   it('admits PostgreSQL from the load balancer only, and the peer port from its own tasks only', () => {
     const tasks = gatewayId('SecurityGroup');
     const nlb = logicalId(test.network.node.findChild('SecurityGroup'));
-    expect(rulesOf(template, tasks, 'ingress')).toEqual([`${tasks} 6433`, `${nlb} 5432`]);
+    // An HTTP health check on its own port is admitted from the load balancer too.
+    const healthCheck =
+      test.network.healthCheckPort === 5432 ? [] : [`${nlb} ${test.network.healthCheckPort}`];
+    expect(rulesOf(template, tasks, 'ingress')).toEqual(
+      [`${tasks} 6433`, `${nlb} 5432`, ...healthCheck].sort(),
+    );
     expect(rulesOf(template, tasks, 'egress')).toEqual([
       `0.0.0.0/0 443`,
       `${VPC_CIDR} 5432`,
@@ -393,6 +409,104 @@ describe('GatewayService service', () => {
         ScaleInCooldown: 600,
       },
     ]);
+  });
+});
+
+describe('GatewayService peer discovery', () => {
+  /** The one resource of `type` in `t`. */
+  const onlyIn = (t: Template, type: string) => {
+    const found = Object.values(t.toJSON().Resources as typeof resources).filter((r) => r.Type === type);
+    expect(found).toHaveLength(1);
+    return found[0]!;
+  };
+
+  it('registers every task in a private Cloud Map namespace of the VPC: A records, multivalue, 10-second TTL', () => {
+    const namespace = gatewayId('PeerNamespace');
+    expect(only('AWS::ServiceDiscovery::PrivateDnsNamespace').Properties).toMatchObject({
+      Name: 'gatehouse.internal',
+      Vpc: 'vpc-0a1b2c3d4e5f60718',
+    });
+    expect(only('AWS::ServiceDiscovery::Service').Properties).toEqual({
+      Name: 'gateway',
+      NamespaceId: { 'Fn::GetAtt': [namespace, 'Id'] },
+      DnsConfig: {
+        NamespaceId: { 'Fn::GetAtt': [namespace, 'Id'] },
+        DnsRecords: [{ Type: 'A', TTL: 10 }],
+        RoutingPolicy: 'MULTIVALUE',
+      },
+      // ECS reports each task's health to Cloud Map: a task that fails its health check leaves the answer.
+      HealthCheckCustomConfig: { FailureThreshold: 1 },
+    });
+    const registry = Object.entries(resources).find(([, r]) => r.Type === 'AWS::ServiceDiscovery::Service')!;
+    expect(only('AWS::ECS::Service').Properties.ServiceRegistries).toEqual([
+      { RegistryArn: { 'Fn::GetAtt': [registry[0], 'Arn'] } },
+    ]);
+    expect(test.gateway.peerNamespace.namespaceName).toBe('gatehouse.internal');
+  });
+
+  it('gives the gateway that name and the peer port to find the other tasks by, in a configuration it accepts', () => {
+    const { cancel } = parseGatewayConfig(deployedConfig());
+    const service = only('AWS::ServiceDiscovery::Service').Properties;
+    const namespace = only('AWS::ServiceDiscovery::PrivateDnsNamespace').Properties;
+    expect(cancel.peerDiscovery).toEqual({
+      dnsName: `${service.Name}.${namespace.Name}`,
+      port: cancel.peerPort,
+      refreshMs: 5_000,
+    });
+    expect(cancel.peers).toEqual([]);
+    // The port is the container's peer-cancel port, which only the service's own group may reach.
+    expect(container().PortMappings).toContainEqual({
+      Name: 'peer-cancel',
+      ContainerPort: 6433,
+      Protocol: 'tcp',
+    });
+    const tasks = gatewayId('SecurityGroup');
+    expect(rulesOf(template, tasks, 'ingress').filter((rule) => rule.endsWith(' 6433'))).toEqual([
+      `${tasks} 6433`,
+    ]);
+  });
+
+  it('registers in a namespace it is given, under the service name it is given, and creates none', () => {
+    // GIVEN
+    const shared = gatewayTestStack({
+      service: (stack) => ({
+        peerNamespace: servicediscovery.PrivateDnsNamespace.fromPrivateDnsNamespaceAttributes(
+          stack,
+          'Shared',
+          {
+            namespaceName: 'corp.internal',
+            namespaceId: 'ns-0123456789abcdef',
+            namespaceArn: 'arn:aws:servicediscovery:eu-west-1:123456789012:namespace/ns-0123456789abcdef',
+          },
+        ),
+        peerServiceName: 'gatehouse-billing',
+      }),
+    });
+    // WHEN
+    const t = Template.fromStack(shared.stack);
+    // THEN
+    t.resourceCountIs('AWS::ServiceDiscovery::PrivateDnsNamespace', 0);
+    expect(onlyIn(t, 'AWS::ServiceDiscovery::Service').Properties).toMatchObject({
+      Name: 'gatehouse-billing',
+      NamespaceId: 'ns-0123456789abcdef',
+    });
+    const config = parseGatewayConfig(deployedConfig(onlyIn(t, 'AWS::SSM::Parameter')));
+    expect(config.cancel.peerDiscovery?.dnsName).toBe('gatehouse-billing.corp.internal');
+    expect(shared.gateway.peerNamespace.namespaceId).toBe('ns-0123456789abcdef');
+  });
+
+  it('leaves the look-up interval to the owner', () => {
+    const tuned = gatewayTestStack({
+      service: { gatewayConfig: { ...CONFIG_FRAGMENT, cancel: { peerDiscovery: { refreshMs: 1_000 } } } },
+    });
+    const config = parseGatewayConfig(
+      deployedConfig(onlyIn(Template.fromStack(tuned.stack), 'AWS::SSM::Parameter')),
+    );
+    expect(config.cancel.peerDiscovery).toEqual({
+      dnsName: 'gateway.gatehouse.internal',
+      port: 6433,
+      refreshMs: 1_000,
+    });
   });
 });
 
@@ -498,6 +612,25 @@ describe('GatewayService props', () => {
       /peerPort: 6480 is also healthPort/,
     ],
     ['a CPU target of 95 %', { cpuTargetPercent: 95 }, 'ScalingTargetInvalid', /cpuTargetPercent: 95/],
+    [
+      'a Cloud Map service name that is not a DNS label',
+      { peerServiceName: 'Gateway_1' },
+      'PeerServiceNameInvalid',
+      /peerServiceName: "Gateway_1" is not a literal DNS label/,
+    ],
+    [
+      'a static peer list',
+      fragment({ cancel: { peers: ['10.0.0.1:6433'] } }),
+      'ConfigConflict',
+      /gatewayConfig.cancel.peers: set by the construct \(the tasks find each other in Cloud Map/,
+    ],
+    [
+      'a discovery name of its own',
+      fragment({ cancel: { peerDiscovery: { dnsName: 'gateway.example.internal' } } }),
+      'ConfigConflict',
+      /gatewayConfig.cancel.peerDiscovery.dnsName: set by the construct/,
+    ],
+
     ['zero connections per task', { connectionsPerTask: 0 }, 'ScalingTargetInvalid', /connectionsPerTask/],
     [
       'a configured listen port',

@@ -2,7 +2,12 @@ import { type CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
-import { GatewayNetwork, type GatewayNetworkProps } from '../../infra/network/gateway-network';
+import { parseGatewayConfig } from '../../fargate-proxy/src/config';
+import {
+  GatewayNetwork,
+  type GatewayNetworkProps,
+  UNHEALTHY_CONNECTION_TERMINATION,
+} from '../../infra/network/gateway-network';
 import { GatewayNetworkError, type GatewayNetworkErrorCode } from '../../infra/network/gateway-network-error';
 import {
   CLIENT_CIDR,
@@ -50,38 +55,84 @@ describe('GatewayNetwork', () => {
     });
   });
 
-  it('admits only the listener port, from the VPC and the client ranges, and sends only to the tasks', () => {
+  it('admits the listener port from the VPC and the client ranges, and sends to the tasks: PostgreSQL, health checks', () => {
     const nlbGroup = logicalId(networkChild('SecurityGroup'));
     expect(rulesOf(template, nlbGroup, 'ingress')).toEqual([`${VPC_CIDR} 5432`, `${CLIENT_CIDR} 5432`]);
     const tasks = logicalId(test.gateway.node.findChild('SecurityGroup'));
-    expect(rulesOf(template, nlbGroup, 'egress')).toEqual([`${tasks} 5432`]);
+    expect(rulesOf(template, nlbGroup, 'egress')).toEqual([`${tasks} 5432`, `${tasks} 6480`]);
+    // The tasks admit the health port from the load balancer only, as they admit PostgreSQL.
+    expect(rulesOf(template, tasks, 'ingress')).toEqual([
+      `${tasks} 6433`,
+      `${nlbGroup} 5432`,
+      `${nlbGroup} 6480`,
+    ]);
   });
 
-  it('listens on TCP 5432 with an idle timeout 60 s above the keepalive (the gateway’s 1 h idle timeout)', () => {
+  it('listens on TCP 5432 with a 3660 s idle timeout: above the gateway’s 1 min keepalive and 1 h idle timeout', () => {
     const listener = only('AWS::ElasticLoadBalancingV2::Listener');
     expect(listener.Properties).toMatchObject({ Port: 5432, Protocol: 'TCP' });
     const idle = Number(attributes(listener, 'ListenerAttributes')['tcp.idle_timeout.seconds']);
     expect(idle).toBe(3660);
-    expect(idle).toBeGreaterThan(3600);
     expect(test.network.idleTimeout.toSeconds()).toBe(idle);
+    expect(test.network.keepAlive.toSeconds()).toBe(60);
+    // The gateway's own defaults, which the network's follow.
+    const limits = parseGatewayConfig({
+      upstream: { host: 'db', tls: 'disable' },
+      issuers: [{ name: 'i', issuer: 'https://i', audience: 'a', jwksUri: 'https://i/k' }],
+      policy: { file: 'p.yaml' },
+      audit: { directory: '/a', signingKeyFile: 'k.pem' },
+    }).limits;
+    expect(limits.tcpKeepAliveMs).toBe(test.network.keepAlive.toMilliseconds());
+    expect(limits.idleTimeoutMs).toBeLessThan(test.network.idleTimeout.toMilliseconds());
   });
 
-  it('targets IPs with Proxy Protocol v2, connection termination and a deregistration delay equal to the drain', () => {
+  it('targets IPs with Proxy Protocol v2, health-checked on /healthz, kept when unhealthy, reset after the drain', () => {
     const group = only('AWS::ElasticLoadBalancingV2::TargetGroup');
     expect(group.Properties).toMatchObject({
       TargetType: 'ip',
       Protocol: 'TCP',
       Port: 5432,
-      HealthCheckProtocol: 'TCP',
-      HealthCheckPort: 'traffic-port',
+      HealthCheckProtocol: 'HTTP',
+      HealthCheckPort: '6480',
+      HealthCheckPath: '/healthz',
+      Matcher: { HttpCode: '200' },
+      HealthCheckIntervalSeconds: 10,
+      HealthCheckTimeoutSeconds: 5,
+      HealthyThresholdCount: 2,
+      UnhealthyThresholdCount: 2,
     });
     expect(attributes(group, 'TargetGroupAttributes')).toEqual({
       'proxy_protocol_v2.enabled': 'true',
       'preserve_client_ip.enabled': 'false',
       'deregistration_delay.connection_termination.enabled': 'true',
       'deregistration_delay.timeout_seconds': '25',
+      'target_health_state.unhealthy.connection_termination.enabled': 'false',
     });
+    expect(UNHEALTHY_CONNECTION_TERMINATION).toBe(
+      'target_health_state.unhealthy.connection_termination.enabled',
+    );
     expect(test.network.drain.toSeconds()).toBe(25);
+    expect(test.network.healthCheckPort).toBe(6480);
+  });
+
+  it('can health-check over TCP on the PostgreSQL port instead (the tasks then admit nothing more)', () => {
+    const tcp = gatewayTestStack({ network: { healthCheck: { kind: 'tcp' } } });
+    const t = Template.fromStack(tcp.stack);
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      HealthCheckProtocol: 'TCP',
+      HealthCheckPort: 'traffic-port',
+      HealthCheckPath: Match.absent(),
+      TargetGroupAttributes: Match.arrayWith([
+        { Key: 'target_health_state.unhealthy.connection_termination.enabled', Value: 'false' },
+      ]),
+    });
+    expect(tcp.network.healthCheckPort).toBe(5432);
+    const id = (construct: IConstruct) =>
+      tcp.stack.getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
+    const nlbGroup = id(tcp.network.node.findChild('SecurityGroup'));
+    const tasks = id(tcp.gateway.node.findChild('SecurityGroup'));
+    expect(rulesOf(t, tasks, 'ingress')).toEqual([`${tasks} 6433`, `${nlbGroup} 5432`]);
+    expect(rulesOf(t, nlbGroup, 'egress')).toEqual([`${tasks} 5432`]);
   });
 
   it('offers a PrivateLink endpoint service that needs acceptance, open to the named principals only', () => {
@@ -108,18 +159,22 @@ describe('GatewayNetwork', () => {
     });
   });
 
-  it('follows its props: port, drain, keepalive, prefix lists, an HTTP health check the tasks admit', () => {
+  it('follows its props: port, drain, keepalive, idle timeout, prefix lists, the health check’s port and path', () => {
     const custom = gatewayTestStack({
       network: {
         port: 6543,
         drain: Duration.seconds(60),
-        keepAlive: Duration.minutes(90),
+        keepAlive: Duration.seconds(45),
+        idleTimeout: Duration.seconds(5460),
         clientCidrs: [],
         clientPrefixLists: ['pl-0123abcd'],
         enforceSecurityGroupOnPrivateLink: false,
-        healthCheck: { kind: 'http', port: 6480 },
+        healthCheck: { kind: 'http', port: 6481, path: '/healthz' },
       },
+      service: { healthPort: 6481 },
     });
+    expect(custom.network.keepAlive.toSeconds()).toBe(45);
+    expect(custom.network.idleTimeout.toSeconds()).toBe(5460);
     const t = Template.fromStack(custom.stack);
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
       Port: 6543,
@@ -128,8 +183,8 @@ describe('GatewayNetwork', () => {
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       Port: 6543,
       HealthCheckProtocol: 'HTTP',
-      HealthCheckPort: '6480',
-      HealthCheckPath: '/readyz',
+      HealthCheckPort: '6481',
+      HealthCheckPath: '/healthz',
       Matcher: { HttpCode: '200' },
       TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '60' }]),
     });
@@ -144,7 +199,7 @@ describe('GatewayNetwork', () => {
     const tasks = custom.stack.getLogicalId(
       custom.gateway.node.findChild('SecurityGroup').node.defaultChild as CfnElement,
     );
-    expect(rulesOf(t, tasks, 'ingress')).toEqual([`${tasks} 6433`, `${nlbGroup} 6480`, `${nlbGroup} 6543`]);
+    expect(rulesOf(t, tasks, 'ingress')).toEqual([`${tasks} 6433`, `${nlbGroup} 6481`, `${nlbGroup} 6543`]);
   });
 });
 
@@ -171,15 +226,29 @@ describe('GatewayNetwork props', () => {
     ],
     ['a fractional drain', { drain: Duration.millis(1500) }, 'DrainOutOfRange', /whole seconds/],
     [
-      'a keepalive under a minute',
-      { keepAlive: Duration.seconds(30) },
+      'a keepalive the default idle timeout would not outlast',
+      { keepAlive: Duration.seconds(3651) },
       'KeepAliveOutOfRange',
-      /keepAlive: 30 seconds/,
+      /keepAlive: 1 hour 51 seconds is outside 1 to 3650 seconds .*idleTimeout, 3660 s/,
     ],
     [
-      'a keepalive the NLB cannot exceed',
-      { keepAlive: Duration.seconds(5950) },
+      'a keepalive too close to the idle timeout',
+      { keepAlive: Duration.seconds(300), idleTimeout: Duration.seconds(305) },
       'KeepAliveOutOfRange',
+      /at least 10 seconds before the listener drops a quiet connection/,
+    ],
+    ['no keepalive', { keepAlive: Duration.seconds(0) }, 'KeepAliveOutOfRange', /keepAlive: 0 seconds/],
+    ['a fractional keepalive', { keepAlive: Duration.millis(1500) }, 'KeepAliveOutOfRange', /whole seconds/],
+    [
+      'an idle timeout under a minute',
+      { idleTimeout: Duration.seconds(30), keepAlive: Duration.seconds(10) },
+      'IdleTimeoutOutOfRange',
+      /idleTimeout: 30 seconds is outside 60 to 6000 seconds/,
+    ],
+    [
+      'an idle timeout the NLB cannot have',
+      { idleTimeout: Duration.seconds(6001) },
+      'IdleTimeoutOutOfRange',
       /60 to 6000/,
     ],
     [
@@ -204,6 +273,13 @@ describe('GatewayNetwork props', () => {
       'HealthCheckInvalid',
       /healthCheck.port: 5432 is the PostgreSQL port/,
     ],
+    [
+      'a PostgreSQL port on the default health port',
+      { port: 6480 },
+      'HealthCheckInvalid',
+      /healthCheck.port: 6480 is the PostgreSQL port/,
+    ],
+    ['an unknown check', { healthCheck: { kind: 'grpc' } as never }, 'HealthCheckInvalid', /"grpc"/],
     [
       'an HTTP check with a relative path',
       { healthCheck: { kind: 'http', port: 6480, path: 'readyz' } },

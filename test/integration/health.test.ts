@@ -1,5 +1,19 @@
+import net from 'node:net';
 import { Client } from 'pg';
+import { PROXY_V2_SIGNATURE } from '../../fargate-proxy/src/protocol/proxy-protocol';
 import { startTestGateway } from '../support/gateway';
+import { proxyV2 } from '../support/wire';
+
+/** Writes `bytes` on a new connection to `port` and returns what came back before the gateway closed it. */
+async function rawExchange(port: number, bytes: Buffer): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  const received: Buffer[] = [];
+  socket.on('data', (d: Buffer) => received.push(d));
+  socket.on('error', () => undefined);
+  socket.write(bytes);
+  await new Promise((resolve) => socket.once('close', resolve));
+  return Buffer.concat(received).toString('latin1');
+}
 
 describe('health and metrics endpoint', () => {
   it('reports liveness, readiness and Prometheus metrics', async () => {
@@ -28,6 +42,34 @@ describe('health and metrics endpoint', () => {
       expect(value('gatehouse_client_bytes_sent_total')).toBeGreaterThan(0);
       expect(value('gatehouse_statement_duration_seconds_count')).toBeGreaterThanOrEqual(3);
       expect(text).toContain('# TYPE gatehouse_statement_duration_seconds histogram');
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('answers the load balancer’s HTTP health check, which starts with a Proxy Protocol v2 header', async () => {
+    const gateway = await startTestGateway();
+    const readyz = Buffer.from('GET /readyz HTTP/1.0\r\nHost: health\r\n\r\n');
+    const ready =
+      '{"ready":true,"checks":{"upstream":true,"tokenKeys":true,"workers":true,"accepting":true}}\n';
+    try {
+      for (const header of [
+        proxyV2({ local: true }),
+        proxyV2({ ipv4: ['10.40.1.20', 41000, '10.40.2.30', 6480], vpce: 'vpce-0123456789abcdef0' }),
+        Buffer.alloc(0),
+      ]) {
+        const response = await rawExchange(gateway.healthPort!, Buffer.concat([header, readyz]));
+        expect(response).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+        expect(response.endsWith(`\r\n\r\n${ready}`)).toBe(true);
+      }
+      // A header that does not parse: closed without an answer, and the gateway serves on.
+      const malformed = Buffer.concat([PROXY_V2_SIGNATURE, Buffer.from([0x2f, 0x11, 0, 0]), readyz]);
+      expect(await rawExchange(gateway.healthPort!, malformed)).toBe('');
+      expect((await fetch(`http://127.0.0.1:${gateway.healthPort}/readyz`)).status).toBe(200);
+      const client = new Client({ ...gateway.connection(), ssl: { rejectUnauthorized: false } });
+      await client.connect();
+      await client.query('SELECT 1');
+      await client.end();
     } finally {
       await gateway.stop();
     }

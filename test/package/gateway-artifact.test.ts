@@ -340,6 +340,22 @@ describe('the packaged gateway, run as its container runs it', () => {
     });
   });
 
+  it('answers the load balancer’s HTTP health check: /readyz behind a Proxy Protocol v2 header', async () => {
+    for (const header of [
+      proxyV2({ local: true }),
+      proxyV2({ ipv4: ['10.40.1.20', 41000, '10.40.2.30', 6480], vpce: VPC_ENDPOINT }),
+    ]) {
+      const socket = net.connect(listening.healthPort, '127.0.0.1');
+      const received: Buffer[] = [];
+      socket.on('data', (d: Buffer) => received.push(d));
+      socket.write(Buffer.concat([header, Buffer.from('GET /readyz HTTP/1.0\r\nHost: health\r\n\r\n')]));
+      await new Promise((resolve) => socket.once('close', resolve));
+      const response = Buffer.concat(received).toString('latin1');
+      expect(response).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4))).toMatchObject({ ready: true });
+    }
+  });
+
   it('passes the task definition’s container health check (node -e, no shell)', () => {
     const [, ...command] = containerHealthCommand(listening.healthPort);
     const [program, args] = asRuntimeUser(command.map((arg) => (arg === 'node' ? process.execPath : arg)));

@@ -10,7 +10,8 @@ export interface GatewayServerOptions {
   host: string;
   port: number;
   maxConnections: number;
-  dependencies: SessionDependencies;
+  /** The sessions' dependencies; `limits.tcpKeepAliveMs` (config `limits`) also sets TCP keepalive. */
+  dependencies: SessionDependencies & { limits: { tcpKeepAliveMs: number } };
   metrics: Metrics;
   log: Logger;
 }
@@ -51,6 +52,10 @@ export class GatewayServer {
   private accept(socket: net.Socket): void {
     const { metrics, maxConnections } = this.options;
     metrics.data.connectionsAccepted++;
+    // Probes after this long without a packet keep a quiet session alive through the load balancer
+    // (which counts them as traffic) and find clients that went away without a FIN.
+    const keepAliveMs = this.options.dependencies.limits.tcpKeepAliveMs;
+    if (keepAliveMs > 0) socket.setKeepAlive(true, keepAliveMs);
     if (this.draining || this.sessions.size >= maxConnections) {
       metrics.data.connectionsRejected++;
       socket.on('error', () => undefined);

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type { PeerAddress, PeerDirectory } from '../cancel/peer-directory';
 import type { Logger } from '../observability/logger';
 
 /** CancelRequest: Int32 16, Int32 80877102, Int32 processId, Int32 secretKey. */
@@ -45,19 +46,38 @@ export function startPeerCancelListener(
   });
 }
 
-/** Sends the cancel to every peer; only the instance whose tag is in the key acts on it. */
-export function forwardCancelToPeers(
-  peers: readonly string[],
-  processId: number,
-  secretKey: number,
-  log: Logger,
-): void {
-  const packet = encodeCancelPacket(processId, secretKey);
-  for (const peer of peers) {
-    const separator = peer.lastIndexOf(':');
-    const socket = net.connect({ host: peer.slice(0, separator), port: Number(peer.slice(separator + 1)) });
-    socket.setTimeout(5000, () => socket.destroy());
-    socket.on('error', (error) => log.warn('cancel forward to peer failed', { peer, error }));
-    socket.end(packet);
+/** Milliseconds a peer has to take a forwarded cancel before the connection is dropped. */
+const PEER_TIMEOUT_MS = 5_000;
+
+/**
+ * Sends cancels that belong to another instance to every peer the directory knows; only the instance
+ * whose tag is in the key acts on it. Best effort, as PostgreSQL's cancel is: when the peers cannot be
+ * known (a failed DNS look-up) or one cannot be reached, that is logged and the cancel goes no further.
+ */
+export class PeerCancelForwarder {
+  constructor(
+    private readonly directory: PeerDirectory,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolves, never rejects, with the number of peers the cancel was sent to. */
+  async forward(processId: number, secretKey: number): Promise<number> {
+    let peers: readonly PeerAddress[];
+    try {
+      peers = await this.directory.peers();
+    } catch (error) {
+      this.log.warn('cancel not forwarded: the peers could not be discovered', { error });
+      return 0;
+    }
+    const packet = encodeCancelPacket(processId, secretKey);
+    for (const peer of peers) {
+      const socket = net.connect({ host: peer.host, port: peer.port });
+      socket.setTimeout(PEER_TIMEOUT_MS, () => socket.destroy());
+      socket.on('error', (error) =>
+        this.log.warn('cancel forward to peer failed', { peer: `${peer.host}:${peer.port}`, error }),
+      );
+      socket.end(packet);
+    }
+    return peers.length;
   }
 }

@@ -4,6 +4,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import { loadParser } from '../../../core/sql/parser';
 import { instanceTagOf, randomInstanceTag, workerSlotOf } from '../cancel/cancel-key';
+import { type HostResolver, peerDirectoryFor } from '../cancel/peer-directory';
 import { type GatewayConfig, workerSettingsToEnv } from '../config';
 import type { Logger } from '../observability/logger';
 import {
@@ -17,7 +18,7 @@ import type { CredentialSource } from '../upstream/credential-source';
 import { createGatewayProcess } from './gateway-process';
 import { canReach, type ReadinessReport, startHealthServer } from './health-server';
 import type { PrimaryToWorker, WorkerToPrimary } from './ipc';
-import { forwardCancelToPeers, startPeerCancelListener } from './peer-cancel';
+import { PeerCancelForwarder, startPeerCancelListener } from './peer-cancel';
 import { checkStartupPrerequisites } from './startup-checks';
 
 export interface RunningGateway {
@@ -37,6 +38,12 @@ export interface StartOptions {
   /** In-process mode only: a statement gate and a credential source to use. */
   gate?: StatementGate;
   credentials?: CredentialSource;
+  /**
+   * The DNS look-up of `cancel.peerDiscovery` (tests point it at loopback addresses).
+   *
+   * @default the system's DNS servers
+   */
+  peerResolver?: HostResolver;
 }
 
 interface Backend {
@@ -51,6 +58,7 @@ async function startInProcess(
   config: GatewayConfig,
   instanceTag: number,
   options: StartOptions,
+  peers: PeerCancelForwarder,
 ): Promise<Backend> {
   const gateway = await createGatewayProcess({
     config,
@@ -61,8 +69,7 @@ async function startInProcess(
     credentials: options.credentials,
     forwarder: {
       toWorker: () => undefined, // there is only slot 0
-      toPeers: (processId, secretKey) =>
-        forwardCancelToPeers(config.cancel.peers, processId, secretKey, options.log),
+      toPeers: (processId, secretKey) => void peers.forward(processId, secretKey),
     },
   });
   await Promise.all([gateway.verifier.hydrate(), loadParser()]);
@@ -86,6 +93,7 @@ async function startCluster(
   config: GatewayConfig,
   instanceTag: number,
   options: StartOptions,
+  peers: PeerCancelForwarder,
 ): Promise<Backend> {
   const { log } = options;
   const workers = new Map<number, Worker>();
@@ -129,7 +137,7 @@ async function startCluster(
           });
           break;
         case 'cancel-to-peers':
-          forwardCancelToPeers(config.cancel.peers, message.processId, message.secretKey, log);
+          void peers.forward(message.processId, message.secretKey);
           break;
         case 'status': {
           const request = pending.get(message.requestId);
@@ -202,10 +210,16 @@ export async function startGateway(config: GatewayConfig, options: StartOptions)
   // cannot be fetched, and on a TLS certificate that cannot be had.
   await checkStartupPrerequisites(config, log);
   const instanceTag = randomInstanceTag();
+  // Cancels for other instances are forwarded from here (workers ask over IPC), so one directory, and
+  // one DNS cache, serves every worker.
+  const peers = new PeerCancelForwarder(
+    peerDirectoryFor(config.cancel, log, { resolver: options.peerResolver }),
+    log,
+  );
   const backend =
     config.workers === 0
-      ? await startInProcess(config, instanceTag, options)
-      : await startCluster(config, instanceTag, options);
+      ? await startInProcess(config, instanceTag, options, peers)
+      : await startCluster(config, instanceTag, options, peers);
 
   let upstreamReachable = { at: 0, ok: false };
   const readiness = async (): Promise<ReadinessReport> => {
