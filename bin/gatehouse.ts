@@ -30,6 +30,16 @@ Usage:
   gatehouse verify [--store DIR | --s3 BUCKET[/PREFIX]] [--table TABLE] [--public-key FILE] [--home .gatehouse] [--json]
       Verifies an audit store offline: every record, chunk and signed digest. Exit code 1 when
       anything was changed, removed, reordered or inserted.
+  gatehouse export --from DATE --to DATE --out DIR [--home .gatehouse | --store DIR | --s3 BUCKET[/PREFIX] [--table TABLE] [--region R]]
+                   [--policy FILE] [--issuer NAME=ISS]… [--public-key FILE] [--signing-key FILE | --kms-key-id ID] [--force] [--progress]
+      Writes the NIST evidence package of the period [--from, --to) (a date is midnight UTC; --to is
+      exclusive): inventory, scopes, the period's audit records, approvals, masking, authentication
+      failures, policy changes, the store's verification, the control map, OSCAL and an HTML report,
+      with a manifest of SHA-256 hashes signed like the audit digests. The store is verified whole.
+      The policy (default <home>/policy.yaml) should be the one in force at the end of the period.
+      Exit code 0 when the package was written, whatever the controls' statuses.
+  gatehouse export --check DIR [--public-key FILE | --home .gatehouse]
+      Checks a package: the manifest's signature and every file's SHA-256. Exit code 1 when not verified.
   gatehouse approvals list | (approve | deny) REQUEST --as APPROVER [--home .gatehouse | --directory DIR]
       Statements that need approval (non-interactive: the client runs them again once approved).
   gatehouse sessions list [--home .gatehouse | --directory DIR | --table TABLE [--region R]] [--json]
@@ -189,6 +199,10 @@ async function main(): Promise<void> {
       const { verifyCommand } = await import('./verify-command.js');
       process.exitCode = await verifyCommand(rest, (text) => process.stdout.write(text));
       return;
+    }
+    case 'export': {
+      const { exportCommand, ExportUsageError } = await import('./export-command.js');
+      return runCommand(exportCommand, ExportUsageError, rest);
     }
     case 'sessions': {
       const { sessionsCommand, SessionsUsageError } = await import('./sessions-command.js');

@@ -17,6 +17,7 @@
  *   policy-changes.jsonl             CM-3: policy versions applied or rejected
  *   verification.json                AU-9/AU-10: the integrity verification of the store
  *   controls.json                    the control map: per control, status, reason and evidence files
+ *   policy.yaml                      the policy file the inventory and scopes were rendered from (as read)
  *   oscal/assessment-results.json    the same as OSCAL 1.0.6 Assessment Results
  *   oscal/ssp.json                   the gateway's part of an OSCAL System Security Plan
  *   report.html                      one self-contained human-readable report
@@ -78,6 +79,8 @@ export interface EffectiveScope {
     readonly name: string;
     readonly decision: 'deny' | 'approve';
     readonly reason?: string;
+    /** Added by the builder: the rule's conditions as the policy states them (`when`). */
+    readonly when?: Readonly<Record<string, unknown>>;
     readonly approval?: {
       readonly approvers: readonly string[];
       readonly needed: number;
@@ -87,6 +90,14 @@ export interface EffectiveScope {
   }[];
   readonly maskedColumns: readonly string[];
   readonly limits: Readonly<Record<string, unknown>>;
+  /** Added by the builder: the pinned search path (`any`: left to the client). */
+  readonly searchPath?: readonly string[] | 'any';
+  /** Added by the builder: what the audit trail keeps of the grant's sessions (AU-2, AU-12). */
+  readonly audit?: {
+    readonly statements: readonly string[];
+    readonly record: boolean;
+    readonly strict: readonly string[];
+  };
 }
 
 export type ControlId =
@@ -115,6 +126,11 @@ export interface ControlStatus {
   readonly reason: string;
   /** Package files (paths as in the manifest) that are this control's evidence. */
   readonly evidence: readonly string[];
+  /**
+   * Added by the builder: which records of those files are the evidence (a selection in words, e.g.
+   * `type = session-start, authentication ≠ accepted`) and how many there are.
+   */
+  readonly records?: readonly { readonly file: string; readonly select: string; readonly count: number }[];
 }
 
 export interface VerificationSummary {
@@ -168,6 +184,23 @@ export interface EvidenceSummary {
   readonly timeline: readonly ActivityDay[];
   readonly verification: VerificationSummary;
   readonly controls: readonly ControlStatus[];
+  /**
+   * Added by the builder: the policy the inventory and scopes were rendered from (SHA-256 of the file,
+   * as policy.yaml carries it) and the one the records show in force at the end of the period.
+   */
+  readonly policy?: { readonly digest: string; readonly inForceAtEnd?: string };
+  /**
+   * Added by the builder: sessions across the period's boundaries. Records are the period's by `time`
+   * ([from, to)); a session started before `from` is counted with its records in the period and
+   * attributed by its session-start record outside it (not in audit/records.jsonl); one still open at
+   * `to` is counted with what it did before. `unattributedRecords`: records of the period whose
+   * session-start record is not in the store.
+   */
+  readonly boundaries?: {
+    readonly sessionsStartedBefore: number;
+    readonly sessionsOpenAtEnd: number;
+    readonly unattributedRecords: number;
+  };
 }
 
 export interface ManifestEntry {
