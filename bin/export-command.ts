@@ -39,17 +39,9 @@ export interface ExportCommandOptions {
   readonly now?: () => Date;
 }
 
+/** Loaded on use: the renderers pull in the OSCAL and report modules, which other commands never need. */
 async function defaultRenderers(): Promise<EvidenceRenderers> {
-  const [{ assessmentResults }, { systemSecurityPlan }, { evidenceReport }] = await Promise.all([
-    import('../core/evidence/oscal-assessment-results.js'),
-    import('../core/evidence/oscal-ssp.js'),
-    import('../core/evidence/report-html.js'),
-  ]);
-  return {
-    assessmentResults,
-    systemSecurityPlan,
-    evidenceReport: (input) => evidenceReport(input),
-  };
+  return (await import('../core/evidence/evidence-renderers.js')).evidenceRenderers;
 }
 
 function readKey(file: string, what: string): string {

@@ -11,6 +11,7 @@ import type { Construct } from 'constructs';
 import { ApprovalWorkflow } from '../approvals/approval-workflow';
 import { configPath, type DeploymentConfig } from '../config/deployment-config';
 import { EvidenceStore } from '../evidence/evidence-store';
+import { EvidenceExport } from '../evidence-export/evidence-export';
 import { GatewayService } from '../gateway/gateway-service';
 import { GatewayMonitoring } from '../monitoring/gateway-monitoring';
 import { GatewayNetwork } from '../network/gateway-network';
@@ -79,6 +80,16 @@ export class GatehouseStack extends Stack {
         retainOnDelete: true,
       });
     }
+
+    // The NIST evidence package (daily, and on demand), from the store into its exports/ prefix.
+    new EvidenceExport(this, 'EvidenceExport', {
+      evidence,
+      policy: { bucket: policy.bucket, key: policy.key },
+      issuers: Object.fromEntries(
+        config.issuers.map((issuer) => [String(issuer.name), String(issuer.issuer)]),
+      ),
+      logRetention,
+    });
 
     const approvals = config.approvals && this.approvals(config.approvals, evidence, logRetention);
 

@@ -71,6 +71,51 @@ describe('the example deployment', () => {
     ]);
   });
 
+  it('exports the evidence package daily from the audit store into exports/, rendering the policy object', () => {
+    const functions = template.findResources('AWS::Lambda::Function', {
+      Properties: { Description: Match.stringLikeRegexp('^Gatehouse evidence export') },
+    });
+    expect(Object.keys(functions)).toHaveLength(1);
+    const [id, fn] = Object.entries(functions)[0]!;
+    expect(fn.Properties).toMatchObject({
+      ReservedConcurrentExecutions: 1,
+      Timeout: 900,
+      Environment: {
+        Variables: {
+          EVIDENCE_BUCKET: { Ref: expect.stringMatching(/^EvidenceBucket/) },
+          AUDIT_PREFIX: 'audit/',
+          EXPORTS_PREFIX: 'exports/',
+          GATEWAY_TABLE: { Ref: expect.stringMatching(/^EvidenceTable/) },
+          POLICY_BUCKET: { Ref: expect.stringMatching(/^PolicyBucket/) },
+          POLICY_KEY: 'policy.yaml',
+          SIGNING_KEY_ID: { 'Fn::GetAtt': [expect.stringMatching(/^EvidenceSigningKey/), 'Arn'] },
+          SCHEDULED_PERIOD: 'day',
+          ISSUERS: JSON.stringify({ github: 'https://token.actions.githubusercontent.com' }),
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'cron(30 1 * * ? *)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [id, 'Arn'] } })],
+    });
+    // Its only writes are packages below exports/ of the evidence bucket.
+    const writes = Object.values(template.findResources('AWS::IAM::ManagedPolicy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[])
+      .filter((statement) => JSON.stringify(statement.Action).includes('s3:Put'));
+    expect(writes).toEqual([
+      {
+        Action: 's3:PutObject',
+        Effect: 'Allow',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [{ 'Fn::GetAtt': [expect.stringMatching(/^EvidenceBucket/), 'Arn'] }, '/exports/*'],
+          ],
+        },
+      },
+    ]);
+  });
+
   it("admits clients to the load balancer from the VPC's own CIDR only (the acknowledged EC23 finding)", () => {
     const groups = template.findResources('AWS::EC2::SecurityGroup', {
       Properties: { GroupDescription: Match.stringLikeRegexp('load balancer') },
