@@ -21,6 +21,8 @@ export {
   type ApprovalWorkflowProps,
 } from './approval-workflow-props';
 
+import { allowLogsToUseKey } from '../shared/logs-key-access';
+
 /**
  * What the functions and the gateway may do to items, and nothing else: every fact in the layout
  * (core/approval/approval-items.ts) is written once with a conditional PutItem and read back with a
@@ -67,7 +69,7 @@ export class ApprovalWorkflow extends Construct {
     const stack = Stack.of(this);
     this.dataKey = dataKey;
 
-    allowLogsToUseKey(dataKey, stack);
+    allowLogsToUseKey(dataKey, stack, { sid: 'GatehouseApprovalsCloudWatchLogs' });
 
     const table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
@@ -279,31 +281,4 @@ export class ApprovalWorkflow extends Construct {
       },
     });
   }
-}
-
-/**
- * CloudWatch Logs encrypts with the caller's key only if the key policy lets the regional Logs service
- * use it, for log groups of this account and region. A no-op for an imported key.
- */
-function allowLogsToUseKey(key: kms.IKey, stack: Stack): void {
-  key.addToResourcePolicy(
-    new iam.PolicyStatement({
-      sid: 'GatehouseApprovalsCloudWatchLogs',
-      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-      actions: [
-        'kms:Encrypt',
-        'kms:Decrypt',
-        'kms:ReEncryptFrom',
-        'kms:ReEncryptTo',
-        'kms:GenerateDataKey',
-        'kms:DescribeKey',
-      ],
-      resources: ['*'],
-      conditions: {
-        ArnLike: {
-          'kms:EncryptionContext:aws:logs:arn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:*`,
-        },
-      },
-    }),
-  );
 }

@@ -22,6 +22,8 @@ export {
   type EvidenceExportStore,
 } from './evidence-export-props';
 
+import { allowLogsToUseKey } from '../shared/logs-key-access';
+
 /** Reads of the audit store (readS3Store: list, then GetObject of each file). */
 export const AUDIT_READ_ACTIONS = ['s3:GetObject'] as const;
 /** Writes of packages: PutObject only (the bucket's default retention locks them; no per-object retention). */
@@ -60,7 +62,7 @@ export class EvidenceExport extends Construct {
     this.exportsPrefix = exportsPrefix;
 
     const logGroupName = `/gatehouse/${Names.uniqueId(this)}/evidence-export`;
-    allowLogsToUseKey(evidence.dataKey, stack, logGroupName);
+    allowLogsToUseKey(evidence.dataKey, stack, { sid: 'GatehouseEvidenceExportLogs', logGroupName });
     const logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName,
       retention: settings.logRetention,
@@ -228,32 +230,4 @@ function exportStatements(
     }),
     new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [deadLetterQueue.queueArn] }),
   ];
-}
-
-/**
- * CloudWatch Logs encrypts the function's log group with the data key only if the key policy lets
- * the regional Logs service use it, here for that one log group. A no-op for an imported key, whose
- * policy must allow it already.
- */
-function allowLogsToUseKey(key: kms.IKey, stack: Stack, logGroupName: string): void {
-  key.addToResourcePolicy(
-    new iam.PolicyStatement({
-      sid: 'GatehouseEvidenceExportLogs',
-      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-      actions: [
-        'kms:Encrypt',
-        'kms:Decrypt',
-        'kms:ReEncryptFrom',
-        'kms:ReEncryptTo',
-        'kms:GenerateDataKey',
-        'kms:DescribeKey',
-      ],
-      resources: ['*'],
-      conditions: {
-        ArnEquals: {
-          'kms:EncryptionContext:aws:logs:arn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:${logGroupName}`,
-        },
-      },
-    }),
-  );
 }

@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
+import { allowLogsToUseKey } from '../shared/logs-key-access';
 import { acknowledgeEvidenceFindings, acknowledgeGrantWildcard, logicalIdOf } from './evidence-nag';
 import { type EvidenceSettings, type EvidenceStoreProps, evidenceSettings } from './evidence-store-props';
 
@@ -218,7 +219,7 @@ export class EvidenceStore extends Construct {
     });
 
     const logGroupName = settings.auditLogGroupName ?? `/gatehouse/${Names.uniqueId(this)}/audit`;
-    allowLogsToUseKey(this.dataKey, stack, logGroupName);
+    allowLogsToUseKey(this.dataKey, stack, { sid: 'GatehouseAuditLogGroup', logGroupName });
     this.auditLogGroup = new logs.LogGroup(this, 'AuditLogGroup', {
       logGroupName,
       retention: settings.auditLogRetention,
@@ -428,31 +429,4 @@ function defaultRetention(settings: EvidenceSettings): s3.ObjectLockRetention {
   return settings.objectLockMode === 'compliance'
     ? s3.ObjectLockRetention.compliance(days)
     : s3.ObjectLockRetention.governance(days);
-}
-
-/**
- * CloudWatch Logs encrypts a log group with a customer key only if the key policy lets the regional
- * Logs service use it, here for the one audit log group (its ARN in the encryption context).
- */
-function allowLogsToUseKey(key: kms.Key, stack: Stack, logGroupName: string): void {
-  key.addToResourcePolicy(
-    new iam.PolicyStatement({
-      sid: 'GatehouseAuditLogGroup',
-      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-      actions: [
-        'kms:Encrypt',
-        'kms:Decrypt',
-        'kms:ReEncryptFrom',
-        'kms:ReEncryptTo',
-        'kms:GenerateDataKey',
-        'kms:DescribeKey',
-      ],
-      resources: ['*'],
-      conditions: {
-        ArnEquals: {
-          'kms:EncryptionContext:aws:logs:arn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:${logGroupName}`,
-        },
-      },
-    }),
-  );
 }

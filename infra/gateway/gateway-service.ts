@@ -6,7 +6,6 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -42,6 +41,8 @@ export {
   type GatewayServiceProps,
   SPOOL_DIRECTORY,
 } from './gateway-service-props';
+
+import { allowLogsToUseKey } from '../shared/logs-key-access';
 
 /** The task definition label holding the configuration's digest (see the constructor). */
 export const CONFIG_DIGEST_LABEL = 'org.gatehouse.config-sha256';
@@ -157,7 +158,7 @@ export class GatewayService extends Construct implements ec2.IConnectable {
     });
     this.cluster = cluster;
 
-    allowLogsToUseKey(dataKey, stack);
+    allowLogsToUseKey(dataKey, stack, { sid: 'GatehouseGatewayCloudWatchLogs' });
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: settings.logRetention,
       encryptionKey: dataKey,
@@ -378,31 +379,4 @@ export class GatewayService extends Construct implements ec2.IConnectable {
       ...cooldowns,
     });
   }
-}
-
-/**
- * CloudWatch Logs encrypts with the caller's key only if the key policy lets the regional Logs service
- * use it, for log groups of this account and region. A no-op for an imported key.
- */
-function allowLogsToUseKey(key: kms.IKey, stack: Stack): void {
-  key.addToResourcePolicy(
-    new iam.PolicyStatement({
-      sid: 'GatehouseGatewayCloudWatchLogs',
-      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-      actions: [
-        'kms:Encrypt',
-        'kms:Decrypt',
-        'kms:ReEncryptFrom',
-        'kms:ReEncryptTo',
-        'kms:GenerateDataKey',
-        'kms:DescribeKey',
-      ],
-      resources: ['*'],
-      conditions: {
-        ArnLike: {
-          'kms:EncryptionContext:aws:logs:arn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:*`,
-        },
-      },
-    }),
-  );
 }

@@ -16,23 +16,8 @@ import { GatewayService } from '../gateway/gateway-service';
 import { GatewayMonitoring } from '../monitoring/gateway-monitoring';
 import { GatewayNetwork } from '../network/gateway-network';
 import { PolicyStore } from '../policy/policy-store';
+import { allowLogsToUseKey } from '../shared/logs-key-access';
 import { acknowledgeStackFindings } from './stack-nag';
-
-/** CloudWatch Logs may use the key for one log group (its ARN in the encryption context). */
-function allowLogsToUseKey(key: kms.Key, stack: Stack, logGroupName: string): void {
-  key.addToResourcePolicy(
-    new iam.PolicyStatement({
-      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-      actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey'],
-      resources: ['*'],
-      conditions: {
-        ArnEquals: {
-          'kms:EncryptionContext:aws:logs:arn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:${logGroupName}`,
-        },
-      },
-    }),
-  );
-}
 
 export interface GatehouseStackProps extends StackProps {
   readonly config: DeploymentConfig;
@@ -208,7 +193,7 @@ export class GatehouseStack extends Stack {
       ],
     });
     const logGroupName = `/gatehouse/${this.stackName}/vpc-flow-logs`;
-    allowLogsToUseKey(dataKey, this, logGroupName);
+    allowLogsToUseKey(dataKey, this, { sid: 'GatehouseVpcFlowLogs', logGroupName });
     const logGroup = new logs.LogGroup(this, 'FlowLogGroup', {
       logGroupName,
       retention,

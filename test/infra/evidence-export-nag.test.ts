@@ -1,7 +1,7 @@
 import { type CfnElement, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
 import { evidenceExportTestStack, testApp } from './evidence-export-stack';
+import { acknowledgments } from './support/nag';
 
 // The packs are registered on the app (cdk-nag v3: policy validation plugins), so synthesis itself
 // fails on any unacknowledged finding, warnings included. One app, one synthesis, for the file.
@@ -10,21 +10,6 @@ const awsSolutions = new AwsSolutionsChecks(app);
 const nist = new NIST80053R5Checks(app);
 Validations.of(app).addPlugins(awsSolutions, nist);
 const test = evidenceExportTestStack({}, app);
-
-/** Every acknowledgment recorded in a subtree: construct path, rule id, reason. */
-function acknowledgments(root: IConstruct): { path: string; id: string; reason: string }[] {
-  return root.node.findAll().flatMap((construct) =>
-    construct.node.metadata
-      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-      .flatMap((entry) =>
-        Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({
-          path: construct.node.path.replace(`${root.node.path}/`, ''),
-          id: id.replace(/^annotation::/i, ''),
-          reason,
-        })),
-      ),
-  );
-}
 
 describe('EvidenceExport under cdk-nag', () => {
   it.each([

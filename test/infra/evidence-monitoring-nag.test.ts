@@ -8,6 +8,7 @@ import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { EvidenceStore } from '../../infra/evidence/evidence-store';
 import { GatewayMonitoring } from '../../infra/monitoring/gateway-monitoring';
+import { acknowledgments } from './support/nag';
 
 // The packs are registered on the app (cdk-nag v3: policy validation plugins), so synthesis itself
 // fails on any unacknowledged finding, warnings included. One app, one synthesis, for the file.
@@ -58,20 +59,6 @@ for (const role of [gatewayRole, auditorRole]) {
   });
 }
 
-/** Every acknowledgment recorded under `root`: construct path relative to it, rule id, reason. */
-function acknowledgments(root: IConstruct): { path: string; id: string; reason: string }[] {
-  return root.node.findAll().flatMap((construct) =>
-    construct.node.metadata
-      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-      .flatMap((entry) =>
-        Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({
-          path: construct.node.path.replace(`${root.node.path}/`, ''),
-          id: id.replace(/^annotation::/i, ''),
-          reason,
-        })),
-      ),
-  );
-}
 const logicalId = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
 
 describe('EvidenceStore and GatewayMonitoring under cdk-nag', () => {

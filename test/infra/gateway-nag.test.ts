@@ -1,7 +1,7 @@
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
 import { AUDIT_LOG_GROUP, gatewayTestStack, testApp } from './support/gateway-stack';
+import { acknowledgments } from './support/nag';
 
 // The packs are registered on the app (cdk-nag v3: policy validation plugins), so synthesis itself
 // fails on any unacknowledged finding, warnings included. One app with the network and the gateway
@@ -11,21 +11,6 @@ const awsSolutions = new AwsSolutionsChecks(app);
 const nist = new NIST80053R5Checks(app);
 Validations.of(app).addPlugins(awsSolutions, nist);
 const test = gatewayTestStack({}, app);
-
-/** Every acknowledgment recorded below `root`: construct path, rule id, reason. */
-function acknowledgments(root: IConstruct): { path: string; id: string; reason: string }[] {
-  return root.node.findAll().flatMap((construct) =>
-    construct.node.metadata
-      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-      .flatMap((entry) =>
-        Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({
-          path: construct.node.path.replace(`${test.stack.node.path}/`, ''),
-          id: id.replace(/^annotation::/i, ''),
-          reason,
-        })),
-      ),
-  );
-}
 
 describe('GatewayNetwork and GatewayService under cdk-nag', () => {
   it.each([
