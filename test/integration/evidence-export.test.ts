@@ -19,6 +19,7 @@ import type {
   Manifest,
 } from '../../core/evidence/evidence-package';
 import { verifyManifestSignature } from '../../core/evidence/manifest';
+import { oscalValidator } from '../core/evidence/evidence-fixture';
 import { storedRecords } from '../support/audit-records';
 import { auditKeyFile, testHome, testIssuer, testUpstream } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
@@ -404,6 +405,21 @@ describe('gatehouse export: the evidence package of real sessions', () => {
     expect(ar['assessment-results']).toBeDefined();
     const ssp = readJson<{ 'system-security-plan': unknown }>(path.join(out, 'oscal', 'ssp.json'));
     expect(ssp['system-security-plan']).toBeDefined();
+    // Both documents of this real export are valid against NIST's published OSCAL 1.0.6 schemas.
+    for (const [which, document] of [
+      ['assessmentResults', ar],
+      ['ssp', ssp],
+    ] as const) {
+      const validator = oscalValidator(which);
+      if ('missing' in validator) {
+        if (process.env.CI === 'true') throw new Error(validator.missing);
+        process.stderr.write(`not validated: ${validator.missing}\n`);
+        continue;
+      }
+      const result = validator(document);
+      expect(result.errors).toBe('');
+      expect(result.valid).toBe(true);
+    }
     const report = readFileSync(path.join(out, 'report.html'), 'utf8');
     expect(report).toMatch(/^<!DOCTYPE html>/i);
     expect(report).toContain('ev-leaver');
