@@ -9,7 +9,13 @@ import type {
 } from '../audit/records';
 import { grantFor, matchingIdentities } from '../policy/admission';
 import type { CompiledPolicy, Identity } from '../policy/compiled-policy';
-import type { ActivityDay, EvidencePeriod, IdentityActivity, IdentityRuleUsage } from './evidence-package';
+import type {
+  ActivityDay,
+  EvidenceCounts,
+  EvidencePeriod,
+  IdentityActivity,
+  IdentityRuleUsage,
+} from './evidence-package';
 import { inPeriod, utcDayOf } from './evidence-period';
 import type { EvidencePolicy } from './evidence-policy';
 import type { StoredRecord } from './stored-records';
@@ -159,21 +165,7 @@ export interface EvidenceAnalysis {
   readonly policyChanges: readonly PolicyChangeExtract[];
   readonly incomplete: readonly IncompleteRecord[];
   readonly timeline: readonly ActivityDay[];
-  readonly counts: {
-    readonly sessions: number;
-    readonly statements: number;
-    readonly refusals: number;
-    readonly approvals: {
-      readonly requested: number;
-      readonly approved: number;
-      readonly denied: number;
-      readonly timedOut: number;
-      readonly cancelled: number;
-    };
-    readonly maskedStatements: number;
-    readonly authenticationFailures: number;
-    readonly policyChanges: number;
-  };
+  readonly counts: EvidenceCounts;
   readonly boundaries: {
     readonly sessionsStartedBefore: number;
     readonly sessionsOpenAtEnd: number;

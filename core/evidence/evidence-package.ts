@@ -157,6 +157,23 @@ export interface ActivityDay {
   readonly authenticationFailures: number;
 }
 
+/** What happened in the period, counted. */
+export interface EvidenceCounts {
+  readonly sessions: number;
+  readonly statements: number;
+  readonly refusals: number;
+  readonly approvals: {
+    readonly requested: number;
+    readonly approved: number;
+    readonly denied: number;
+    readonly timedOut: number;
+    readonly cancelled: number;
+  };
+  readonly maskedStatements: number;
+  readonly authenticationFailures: number;
+  readonly policyChanges: number;
+}
+
 export interface EvidenceSummary {
   readonly version: typeof EVIDENCE_PACKAGE_VERSION;
   readonly period: EvidencePeriod;
@@ -164,21 +181,7 @@ export interface EvidenceSummary {
   readonly generatedAt: string;
   /** SHA-256 digests of the policies in force during the period (policy-reload records and sessions). */
   readonly policyDigests: readonly string[];
-  readonly counts: {
-    readonly sessions: number;
-    readonly statements: number;
-    readonly refusals: number;
-    readonly approvals: {
-      readonly requested: number;
-      readonly approved: number;
-      readonly denied: number;
-      readonly timedOut: number;
-      readonly cancelled: number;
-    };
-    readonly maskedStatements: number;
-    readonly authenticationFailures: number;
-    readonly policyChanges: number;
-  };
+  readonly counts: EvidenceCounts;
   readonly identities: readonly IdentityActivity[];
   readonly identityRules: readonly IdentityRuleUsage[];
   readonly timeline: readonly ActivityDay[];
