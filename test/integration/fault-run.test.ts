@@ -10,6 +10,7 @@ import { readS3Store } from '../../fargate-proxy/src/audit/s3-store-reader';
 import { startDynalite, type TestDynamoDb } from '../support/dynalite';
 import { auditKeyFile, testHome, testIssuer, testUpstream } from '../support/environment';
 import { type GatewayChild, spawnGateway } from '../support/gateway-process';
+import { fixedTestPort } from '../support/ports';
 import { startS3rver, type TestS3 } from '../support/s3rver';
 
 /** How long the store stays unreachable (the issue's run: 30 s; CI: a few seconds). */
@@ -54,9 +55,11 @@ describe('the fault run: upstream killed, store down, gateway SIGKILLed and rest
 
   it('keeps one record per acknowledged statement, refuses strict ones while the store is down, and verifies; tampering shows', async () => {
     const tables = mkdtempSync(path.join(testHome(), 'fault-dynalite-'));
-    s3 = await startS3rver();
+    // Both stores come back on their ports after being stopped: ports below the ephemeral range, so
+    // no outgoing connection of the parallel suite can take one meanwhile.
+    s3 = await startS3rver({ port: await fixedTestPort() });
     await s3.createBucket(BUCKET);
-    dynamo = await startDynalite({ path: tables });
+    dynamo = await startDynalite({ port: await fixedTestPort(), path: tables });
     table = await dynamo.createTable();
     const stores = {
       s3: { port: s3.port, directory: s3.directory },

@@ -9,6 +9,7 @@ import { storedRecords } from '../support/audit-records';
 import { startDynalite, type TestDynamoDb } from '../support/dynalite';
 import { testHome } from '../support/environment';
 import { startTestGateway, type TestGateway } from '../support/gateway';
+import { fixedTestPort } from '../support/ports';
 
 const ssl = { rejectUnauthorized: false };
 
@@ -35,8 +36,9 @@ describe('strict audit: writes run only once the shared store holds their record
 
   beforeAll(async () => {
     tables = mkdtempSync(path.join(testHome(), 'dynalite-'));
-    dynamo = await startDynalite({ path: tables });
-    port = Number(new URL(dynamo.endpoint).port);
+    // Restarted on this port later: one below the ephemeral range, which nothing else can take meanwhile.
+    port = await fixedTestPort();
+    dynamo = await startDynalite({ port, path: tables });
     table = await dynamo.createTable();
     process.env.AWS_ACCESS_KEY_ID ??= 'test';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'test';

@@ -14,6 +14,7 @@ import { readS3Store } from '../../../fargate-proxy/src/audit/s3-store-reader';
 import { silentLogger } from '../../../fargate-proxy/src/observability/logger';
 import { manualAuditWriter, statementBody, testDigestSigner } from '../../support/audit-records';
 import { startDynalite } from '../../support/dynalite';
+import { fixedTestPort } from '../../support/ports';
 import { startS3rver, type TestS3 } from '../../support/s3rver';
 
 const signer = testDigestSigner();
@@ -38,7 +39,8 @@ function shipperFor(directory: string, s3: TestS3, backlog: number[] = []): Audi
 
 describe('shipping sealed audit files to S3 (s3rver)', () => {
   it('ships chunks before their digests, frees the disk, retries while the store is down, and the shipped store verifies', async () => {
-    let s3 = await startS3rver();
+    // Restarted on its port later: one below the ephemeral range, which nothing else can take meanwhile.
+    let s3 = await startS3rver({ port: await fixedTestPort() });
     await s3.createBucket(BUCKET);
     const directory = path.join(mkdtempSync(path.join(os.tmpdir(), 'gh-ship-')), 'i-1-w0');
     let writer = writerIn(directory);
