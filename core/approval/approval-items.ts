@@ -1,4 +1,4 @@
-import type { ApprovalDecision, ApprovalRequest } from './approval';
+import type { ApprovalDecision, ApprovalRequest, Cancellation } from './approval';
 
 /**
  * How approvals are laid out in one DynamoDB table (partition key `pk`, sort key `sk`, both strings),
@@ -52,7 +52,8 @@ export interface ApprovalRecord {
   readonly decisions: readonly ApprovalDecision[];
   readonly notifications: readonly ApprovalNotification[];
   readonly used: boolean;
-  readonly cancelled: boolean;
+  /** When the client withdrew the request (see Cancellation). */
+  readonly cancelled: Cancellation;
   readonly taskToken?: string;
   readonly outcome?: ApprovalOutcomeRecord;
 }
@@ -98,8 +99,25 @@ export function notificationItem(request: ApprovalRequest, notification: Approva
   };
 }
 
-export function markerItem(request: ApprovalRequest, marker: 'used' | 'cancelled'): ApprovalItem {
-  return { pk: requestKey(request.id), sk: marker, expiresAt: expiresAt(request) };
+/** A once-only fact; a cancellation carries its time (microseconds), so later decisions do not count. */
+export function markerItem(
+  request: ApprovalRequest,
+  marker: 'used' | 'cancelled',
+  time?: number,
+): ApprovalItem {
+  return {
+    pk: requestKey(request.id),
+    sk: marker,
+    expiresAt: expiresAt(request),
+    ...(time !== undefined ? { body: JSON.stringify({ time }) } : {}),
+  };
+}
+
+/** When a cancellation marker was written; `true` for markers written before the time was kept. */
+export function cancellationOf(item: ApprovalItem | undefined): Cancellation {
+  if (!item) return false;
+  const time = (JSON.parse(item.body ?? '{}') as { time?: unknown }).time;
+  return typeof time === 'number' ? time : true;
 }
 
 export function taskItem(request: ApprovalRequest, taskToken: string): ApprovalItem {
@@ -134,7 +152,7 @@ export function approvalRecord(items: readonly ApprovalItem[]): ApprovalRecord |
       .filter((i) => i.sk.startsWith('notified#'))
       .map((i) => parse<ApprovalNotification>(i)),
     used: items.some((i) => i.sk === 'used'),
-    cancelled: items.some((i) => i.sk === 'cancelled'),
+    cancelled: cancellationOf(items.find((i) => i.sk === 'cancelled')),
     ...(task?.taskToken ? { taskToken: task.taskToken } : {}),
     ...(outcome ? { outcome: parse<ApprovalOutcomeRecord>(outcome) } : {}),
   };

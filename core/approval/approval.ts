@@ -109,20 +109,29 @@ export function decisionProblem(
 }
 
 /**
+ * When the client withdrew the request: a time (microseconds) when the store kept one, `true` when it
+ * did not (stores written before the time was kept), `false` when it was never withdrawn.
+ */
+export type Cancellation = boolean | number;
+
+/**
  * The request's state at `now`: denied by the first valid denial, approved once `needed` distinct
  * approvers approved (for a window: until its end), cancelled when the client gave up waiting, timed
- * out when none of these happened in time.
+ * out when none of these happened in time. The first of these to happen is final: a decision made
+ * after the client withdrew the request does not count (and when the withdrawal's time is unknown, no
+ * decision that had not already settled the request does).
  */
 export function approvalState(
   request: ApprovalRequest,
   decisions: readonly ApprovalDecision[],
   now: number,
-  cancelled = false,
+  cancelled: Cancellation = false,
 ): ApprovalState {
   const counted: ApprovalDecision[] = [];
   for (const decision of [...decisions].sort((a, b) => a.time - b.time)) {
     if (decision.request !== request.id || decisionProblem(request, counted, decision) !== undefined)
       continue;
+    if (cancelled === true || (typeof cancelled === 'number' && decision.time >= cancelled)) break;
     counted.push(decision);
     if (decision.verdict === 'denied') return { state: 'denied', by: decision.approver };
     const approvers = counted.filter((d) => d.verdict === 'approved');
@@ -132,6 +141,6 @@ export function approvalState(
       return { state: 'approved', by, until: decision.time + request.coverage.minutes * 60_000_000 };
     }
   }
-  if (cancelled) return { state: 'cancelled' };
+  if (cancelled !== false) return { state: 'cancelled' };
   return now >= request.expires ? { state: 'timed-out' } : { state: 'pending' };
 }

@@ -26,11 +26,14 @@ export class SessionChain {
   private seq = 0;
   private head: string;
 
+  /** `from`: the head an earlier process of this writer left (the chain continues after it). */
   constructor(
     readonly session: string,
     private readonly writer: string,
+    from?: { hash: string; seq: number },
   ) {
-    this.head = genesisHash(session);
+    this.head = from?.hash ?? genesisHash(session);
+    this.seq = from ? from.seq + 1 : 0;
   }
 
   get lastHash(): string {

@@ -9,17 +9,34 @@ import { canonicalJson } from './canonical-json';
  */
 export interface Digest {
   type: 'digest';
-  v: 1;
+  /** 2 since the release that continues chains across restarts (see the fields marked v2). */
+  v: 1 | 2;
   writer: string;
   seq: number;
   /** Microseconds since the epoch: the period this digest covers. */
   from: number;
   to: number;
-  chunks: { name: string; sha256: string; records: number }[];
-  /** Session recording files sealed in the period (absent when recording is off). */
-  recordings?: { name: string; sha256: string; bytes: number }[];
+  /**
+   * Chunks sealed in the period. `recovered` (v2): a chunk an earlier process of this writer left
+   * unsealed (it died before its digest), sealed by this process with the bytes it found.
+   */
+  chunks: { name: string; sha256: string; records: number; recovered?: { bytes: number } }[];
+  /** Session recording files sealed in the period (absent when recording is off); `recovered` as above. */
+  recordings?: { name: string; sha256: string; bytes: number; recovered?: boolean }[];
   /** Chain head (last record hash and seq) of every session this writer wrote to in the period. */
   heads: Record<string, { hash: string; seq: number }>;
+  /**
+   * v2: heads of the writer's own long-lived chains (its policy log), in every digest whether written
+   * to or not: the writer's next process continues them from here.
+   */
+  chains?: Record<string, { hash: string; seq: number }>;
+  /**
+   * v2: the next chunk and recording numbers: every file numbered below them is listed by this digest
+   * or an earlier one, so a file numbered at or above them is sealed but not yet listed.
+   */
+  sealed?: { chunk: number; recording: number };
+  /** v2: the process that wrote it (random per start): two digests of different processes are a restart. */
+  process?: string;
   /** Empty for a writer's first digest. */
   previousSignature: string;
   /** base64 DER ECDSA signature over the canonical JSON of everything else. */

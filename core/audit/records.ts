@@ -59,7 +59,16 @@ export interface StatementRecord extends RecordBase {
   reads?: string[];
   writes?: string[];
   decision: 'allowed' | 'refused' | 'approved' | 'denied' | 'timed-out';
+  /**
+   * The rule behind the decision; `same-query` for a statement refused only because another
+   * statement of its multi-statement Query was (version 2).
+   */
   rule?: string;
+  /**
+   * A statement of a multi-statement Query (version 2): its place (from 0), how many the Query had,
+   * and, when the Query was refused whole, the place of the statement the refusal is about.
+   */
+  query?: { index: number; statements: number; refusedFor?: number };
   /** The approval request the statement ran under (with who approved it), or was refused pending. */
   approval?: { id: string; by?: string[] };
   outcome: { tag?: string; rows?: number; sqlstate?: string; suspended?: boolean };

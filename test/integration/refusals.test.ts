@@ -5,19 +5,19 @@ import { startTestGateway, type TestGateway } from '../support/gateway';
 
 /** A gate that refuses any statement mentioning `refuse_me`, the way the policy engine will. */
 const gate: StatementGate = {
-  onQuery: (text) =>
-    text.includes('refuse_me')
-      ? {
-          sqlstate: '42501',
-          message: 'statement refused by policy',
-          detail: 'rule: test',
-          hint: 'ask for access',
-        }
-      : undefined,
-  onParse: (parse) =>
-    parse.query.includes('refuse_me')
-      ? { sqlstate: '42501', message: 'statement refused by policy', detail: 'rule: test' }
-      : undefined,
+  advance: (statement) => {
+    if (!statement.text.includes('refuse_me')) statement.conclude();
+    else if (statement.kind === 'query')
+      statement.conclude({
+        sqlstate: '42501',
+        message: 'statement refused by policy',
+        detail: 'rule: test',
+        hint: 'ask for access',
+      });
+    else
+      statement.conclude({ sqlstate: '42501', message: 'statement refused by policy', detail: 'rule: test' });
+    return undefined;
+  },
 };
 
 describe('refusing a statement in place of the server', () => {

@@ -153,10 +153,16 @@ export class ApprovalDesk {
     }
   }
 
-  /** The client stopped waiting: the request is withdrawn. */
-  async cancel(id: string): Promise<void> {
+  /**
+   * The client stopped waiting: a pending request is withdrawn for good. Returns the request as
+   * withdrawn (for the audit trail), or undefined when it was no longer pending.
+   */
+  async cancel(id: string): Promise<ApprovalRecord | undefined> {
     const record = await this.store.record(id);
-    if (record && this.stateOf(record).state === 'pending') await this.store.cancel(record.request);
+    if (!record || this.stateOf(record).state !== 'pending') return undefined;
+    const time = microseconds(this.now());
+    await this.store.cancel(record.request, time);
+    return (await this.store.record(id)) ?? { ...record, cancelled: time };
   }
 
   /** The notice a held client gets: what it waits for, who was asked, until when. */
@@ -231,7 +237,7 @@ export class ApprovalDesk {
       await this.notifier?.requested(request);
     } catch (error) {
       // Nobody was told: the request is withdrawn rather than left for a timeout nobody can beat.
-      await this.store.cancel(request).catch(() => undefined);
+      await this.store.cancel(request, microseconds(this.now())).catch(() => undefined);
       throw error;
     }
     const record: ApprovalRecord = {

@@ -11,8 +11,11 @@ export interface ApprovalStore {
   recordsFor(binding: string): Promise<readonly ApprovalRecord[]>;
   record(id: string): Promise<ApprovalRecord | undefined>;
   open(request: ApprovalRequest): Promise<void>;
-  /** The client stopped waiting (it disconnected or cancelled): the request is withdrawn. */
-  cancel(request: ApprovalRequest): Promise<void>;
+  /**
+   * The client stopped waiting (it disconnected or cancelled): the request is withdrawn, for good, at
+   * `time` (microseconds); decisions made after it do not count.
+   */
+  cancel(request: ApprovalRequest, time: number): Promise<void>;
   /** Marks a once-only approval used; false when another session used it first. */
   use(request: ApprovalRequest): Promise<boolean>;
 }

@@ -89,8 +89,8 @@ export class DynamoDbApprovalStore implements ApprovalStore {
     }
   }
 
-  async cancel(request: ApprovalRequest): Promise<void> {
-    await this.once(markerItem(request, 'cancelled'));
+  async cancel(request: ApprovalRequest, time: number): Promise<void> {
+    await this.once(markerItem(request, 'cancelled', time));
   }
 
   async use(request: ApprovalRequest): Promise<boolean> {

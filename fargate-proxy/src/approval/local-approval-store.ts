@@ -5,6 +5,7 @@ import {
   type ApprovalRequest,
   type ApprovalState,
   approvalState,
+  type Cancellation,
   decisionProblem,
 } from '../../../core/approval/approval';
 import type { ApprovalNotification, ApprovalRecord } from '../../../core/approval/approval-items';
@@ -53,9 +54,19 @@ export class LocalApprovalStore implements ApprovalStore {
       .filter((d): d is ApprovalDecision => d !== undefined);
   }
 
+  /** When the request was withdrawn (see Cancellation): the marker file holds the time. */
+  cancellation(id: string): Cancellation {
+    let content: string;
+    try {
+      content = readFileSync(this.file(`cancelled-${id}`), 'utf8').trim();
+    } catch {
+      return false;
+    }
+    return /^\d+$/.test(content) ? Number(content) : true;
+  }
+
   state(request: ApprovalRequest, now: number): ApprovalState {
-    const cancelled = readdirSync(this.directory).includes(`cancelled-${request.id}`);
-    return approvalState(request, this.decisions(request.id), now, cancelled);
+    return approvalState(request, this.decisions(request.id), now, this.cancellation(request.id));
   }
 
   /** Everything recorded about one request. */
@@ -69,7 +80,7 @@ export class LocalApprovalStore implements ApprovalStore {
         .map((f) => this.readJson<ApprovalNotification>(f))
         .filter((n): n is ApprovalNotification => n !== undefined),
       used: files.includes(`used-${request.id}`),
-      cancelled: files.includes(`cancelled-${request.id}`),
+      cancelled: files.includes(`cancelled-${request.id}`) ? this.cancellation(request.id) : false,
     };
   }
 
@@ -91,9 +102,9 @@ export class LocalApprovalStore implements ApprovalStore {
     writeFileSync(this.file(name), `${JSON.stringify(notification)}\n`, { mode: 0o600 });
   }
 
-  async cancel(request: ApprovalRequest): Promise<void> {
+  async cancel(request: ApprovalRequest, time: number): Promise<void> {
     try {
-      writeFileSync(this.file(`cancelled-${request.id}`), '', { flag: 'wx', mode: 0o600 });
+      writeFileSync(this.file(`cancelled-${request.id}`), `${time}\n`, { flag: 'wx', mode: 0o600 });
     } catch {
       // cancelled already
     }
@@ -112,6 +123,9 @@ export class LocalApprovalStore implements ApprovalStore {
     if (!request) return { ok: false, problem: `no approval request ${decision.request}` };
     const problem = decisionProblem(request, this.decisions(request.id), decision);
     if (problem) return { ok: false, problem };
+    // A withdrawn request is over: the client stopped waiting and its statement will not run under it.
+    if (this.cancellation(request.id) !== false)
+      return { ok: false, problem: 'the request was withdrawn: the client stopped waiting' };
     const name = `decision-${request.id}-${decision.approver.replace(/[^\w.@-]/g, '_')}.json`;
     try {
       writeFileSync(this.file(name), `${JSON.stringify(decision)}\n`, { flag: 'wx', mode: 0o600 });

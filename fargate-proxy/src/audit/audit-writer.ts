@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, type Hash, randomUUID } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -42,9 +42,25 @@ export interface AuditWriterOptions {
   onDigest?: () => void;
   /** Called with the lines each spool write put on disk (the CloudWatch Logs copy). */
   onSpooled?: (lines: string) => void;
+  /**
+   * The writer's own long-lived chains (its policy log): listed in every digest and continued by the
+   * writer's next process, so a restart never starts them again.
+   */
+  persistentChains?: readonly string[];
 }
 
 const OPEN_CHUNK = 'open.jsonl';
+type Head = { hash: string; seq: number };
+
+function chunkNumber(name: string): number {
+  const match = /^chunk-(\d+)\./.exec(name);
+  return match ? Number(match[1]) : -1;
+}
+
+function recordingNumber(name: string): number {
+  const match = /^recording-(\d+)\./.exec(name);
+  return match ? Number(match[1]) : -1;
+}
 
 function microseconds(ms: number): number {
   return Math.round(ms * 1000);
@@ -74,6 +90,13 @@ export class AuditWriter {
   private chunkSeq = 0;
   private digestSeq = 0;
   private previousSignature = '';
+  /** Files an earlier process sealed or left open without a digest listing them. */
+  private recoveredChunks: Digest['chunks'] = [];
+  private recoveredRecordings: NonNullable<Digest['recordings']> = [];
+  /** The next recording number known to be unlisted (see Digest.sealed). */
+  private recordingMark = 0;
+  /** Names this process in its digests: a different one between two digests is a restart. */
+  private readonly process = randomUUID();
   private periodStart: number;
   private readonly flushTimer: NodeJS.Timeout;
   private readonly digestTimer: NodeJS.Timeout;
@@ -105,27 +128,112 @@ export class AuditWriter {
     return this.options.strict;
   }
 
-  /** Picks up numbering and the signature chain from what an earlier process of this writer left. */
+  /**
+   * Picks up numbering, the signature chain and the long-lived chains from what an earlier process of
+   * this writer left; what it sealed or left open without listing it in a digest (it died first) is
+   * sealed now and listed, marked recovered, by this process's first digest.
+   */
   private resume(): void {
-    const files = readdirSync(this.options.directory);
-    const numbers = (prefix: string) =>
-      files.filter((f) => f.startsWith(prefix)).map((f) => Number(f.slice(prefix.length).split('.')[0]));
-    const chunks = numbers('chunk-');
-    const digests = numbers('digest-');
-    this.chunkSeq = chunks.length ? Math.max(...chunks) + 1 : 0;
+    const { directory } = this.options;
+    const files = readdirSync(directory);
+    const numbered = (pattern: RegExp) =>
+      files.flatMap((f) => {
+        const match = pattern.exec(f);
+        return match ? [{ file: f, n: Number(match[1]) }] : [];
+      });
+    const chunks = numbered(/^chunk-(\d+)\.jsonl(\.shipped)?$/);
+    const digests = numbered(/^digest-(\d+)\.json(\.shipped)?$/).map((d) => d.n);
+    this.chunkSeq = chunks.length ? Math.max(...chunks.map((c) => c.n)) + 1 : 0;
+    const heads = new Map<string, Head>();
+    let marks = { chunk: 0, recording: 0 };
     if (digests.length) {
       this.digestSeq = Math.max(...digests) + 1;
-      const last = JSON.parse(
-        readFileSync(path.join(this.options.directory, `digest-${this.digestSeq - 1}.json`), 'utf8'),
-      ) as Digest;
+      const last = this.readDigest(this.digestSeq - 1);
       this.previousSignature = last.signature;
       this.periodStart = last.to;
+      if (last.sealed) {
+        marks = last.sealed;
+        for (const [session, head] of Object.entries(last.chains ?? {})) heads.set(session, head);
+      } else {
+        marks = this.legacyMarks(digests, heads);
+      }
     }
-    if (existsSync(path.join(this.options.directory, OPEN_CHUNK))) {
-      this.openHash = undefined;
-      this.openRecords = readFileSync(path.join(this.options.directory, OPEN_CHUNK), 'utf8')
-        .split('\n')
-        .filter((line) => line !== '').length;
+    this.recordingMark = marks.recording;
+    if (existsSync(path.join(directory, OPEN_CHUNK))) {
+      renameSync(path.join(directory, OPEN_CHUNK), path.join(directory, `chunk-${this.chunkSeq++}.jsonl`));
+    }
+    for (const name of readdirSync(directory).sort((a, b) => chunkNumber(a) - chunkNumber(b))) {
+      const n = /^chunk-(\d+)\.jsonl$/.exec(name)?.[1];
+      if (n === undefined || Number(n) < marks.chunk) continue;
+      const bytes = readFileSync(path.join(directory, name));
+      const lines = bytes.toString('utf8').split('\n');
+      // The last line has no newline when the process died in the middle of writing it.
+      const complete = lines.slice(0, -1);
+      this.recoveredChunks.push({
+        name,
+        sha256: sha256Hex(bytes),
+        records: complete.length,
+        recovered: { bytes: bytes.length },
+      });
+      this.followPersistentChains(complete, heads);
+    }
+    for (const name of readdirSync(directory)) {
+      const n = /^recording-(\d+)\.gz$/.exec(name)?.[1];
+      if (n === undefined || Number(n) < marks.recording) continue;
+      const bytes = readFileSync(path.join(directory, name));
+      this.recoveredRecordings.push({ name, sha256: sha256Hex(bytes), bytes: bytes.length, recovered: true });
+    }
+    for (const session of this.options.persistentChains ?? []) {
+      const head = heads.get(session);
+      if (head) this.chains.set(session, new SessionChain(session, this.options.writer, head));
+    }
+  }
+
+  private readDigest(seq: number): Digest {
+    const { directory } = this.options;
+    const name = `digest-${seq}.json`;
+    const file = existsSync(path.join(directory, name)) ? name : `${name}.shipped`;
+    return JSON.parse(readFileSync(path.join(directory, file), 'utf8')) as Digest;
+  }
+
+  /**
+   * Digests of the previous release (v1) carry no marks and no long-lived chains: they are read
+   * once, at the first start after an upgrade, for the files they list and the chains' last heads.
+   */
+  private legacyMarks(digests: readonly number[], heads: Map<string, Head>): { chunk: number; recording: number } {
+    const persistent = new Set(this.options.persistentChains ?? []);
+    let chunk = 0;
+    let recording = 0;
+    for (const seq of [...digests].sort((a, b) => a - b)) {
+      let digest: Digest;
+      try {
+        digest = this.readDigest(seq);
+      } catch {
+        continue; // a shipped digest is an empty marker: its files were listed before it
+      }
+      for (const c of digest.chunks) chunk = Math.max(chunk, chunkNumber(c.name) + 1);
+      for (const r of digest.recordings ?? []) recording = Math.max(recording, recordingNumber(r.name) + 1);
+      for (const [session, head] of Object.entries(digest.heads))
+        if (persistent.has(session)) heads.set(session, head);
+    }
+    return { chunk, recording };
+  }
+
+  /** The long-lived chains' records in files no digest listed: the chains continue after the last. */
+  private followPersistentChains(lines: readonly string[], heads: Map<string, Head>): void {
+    const persistent = new Set(this.options.persistentChains ?? []);
+    if (persistent.size === 0) return;
+    for (const line of lines) {
+      let record: { session?: unknown; seq?: unknown; hash?: unknown };
+      try {
+        record = JSON.parse(line) as typeof record;
+      } catch {
+        continue;
+      }
+      const { session, seq, hash } = record;
+      if (typeof session !== 'string' || !persistent.has(session)) continue;
+      if (typeof seq !== 'number' || typeof hash !== 'string') continue;
+      if (seq > (heads.get(session)?.seq ?? -1)) heads.set(session, { hash, seq });
     }
   }
 
@@ -237,7 +345,8 @@ export class AuditWriter {
   private async writeDigest(): Promise<void> {
     this.flush();
     const { directory } = this.options;
-    const chunks: Digest['chunks'] = [];
+    const chunks: Digest['chunks'] = this.recoveredChunks;
+    this.recoveredChunks = [];
     const open = path.join(directory, OPEN_CHUNK);
     if (this.fd !== undefined) {
       closeSync(this.fd);
@@ -263,19 +372,31 @@ export class AuditWriter {
     this.touched.clear();
     for (const session of this.closing) this.chains.delete(session);
     this.closing.clear();
-    const recordings = this.options.recording ? await this.options.recording.writer.seal() : undefined;
+    const chains: NonNullable<Digest['chains']> = {};
+    for (const session of this.options.persistentChains ?? []) {
+      const chain = this.chains.get(session);
+      if (chain && chain.length > 0) chains[session] = { hash: chain.lastHash, seq: chain.length - 1 };
+    }
+    const writer = this.options.recording?.writer;
+    const sealedRecordings = writer ? await writer.seal() : [];
+    const recordings = [...this.recoveredRecordings, ...sealedRecordings];
+    this.recoveredRecordings = [];
+    if (writer) this.recordingMark = writer.nextNumber;
     const to = microseconds(this.now());
     const digest = await signDigest(
       {
         type: 'digest',
-        v: 1,
+        v: 2,
         writer: this.options.writer,
         seq: this.digestSeq,
         from: this.periodStart,
         to,
         chunks,
-        recordings,
+        ...(writer || recordings.length > 0 ? { recordings } : {}),
         heads,
+        chains,
+        sealed: { chunk: this.chunkSeq, recording: this.recordingMark },
+        process: this.process,
         previousSignature: this.previousSignature,
       },
       this.options.signer,

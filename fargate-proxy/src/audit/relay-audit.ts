@@ -170,8 +170,8 @@ export class RelayAudit {
     this.recorder?.end(reason);
   }
 
-  query(text: string, decided: AuditedDecision, bytes: number): void {
-    this.tracker.query(text, decided, bytes);
+  query(text: string, decided: AuditedDecision, bytes: number, arrived?: number): void {
+    this.tracker.query(text, decided, bytes, arrived);
     this.recount();
     this.recorder?.client({ type: 'query', ...redact(text, decided.withholdLiterals) });
   }
@@ -185,8 +185,16 @@ export class RelayAudit {
     });
   }
 
-  bind(bind: BindMessage, refused?: AuditedDecision): void {
-    this.tracker.bind(bind.portal, bind.statementName, bind.parameterFormats, bind.parameters, refused);
+  /** `decided`: the execution's own decision, when its Bind was decided (else its statement's applies). */
+  bind(bind: BindMessage, decided?: AuditedDecision, arrived?: number): void {
+    this.tracker.bind(
+      bind.portal,
+      bind.statementName,
+      bind.parameterFormats,
+      bind.parameters,
+      decided,
+      arrived,
+    );
     this.recorder?.client({
       type: 'bind',
       portal: bind.portal,

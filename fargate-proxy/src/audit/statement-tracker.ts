@@ -22,6 +22,8 @@ export interface AuditedDecision {
   withholdLiterals?: boolean;
   /** The approval request the statement ran under, or was refused pending, and who approved it. */
   approval?: { id: string; by?: readonly string[] };
+  /** A refused multi-statement Query: the index of the statement the refusal is about. */
+  cause?: number;
 }
 
 /**
@@ -48,6 +50,8 @@ class Prepared extends HashedText {
 
 interface Execution {
   protocol: 'simple' | 'extended';
+  /** A statement of a multi-statement Query: its place, and whether the Query was refused whole. */
+  part?: { index: number; of: number; refusedWhole: boolean };
   text: string;
   /** The exact text the client sent (all of a multi-statement Query): the record's `textSha256`. */
   sent: HashedText;
@@ -60,9 +64,12 @@ interface Execution {
   bytesIn: number;
 }
 
-/** An execution the server has ended, waiting for its result to pass on to the client. */
+/**
+ * Executions the server has ended, waiting for their result to pass on to the client: one, or every
+ * statement of a multi-statement Query refused whole (one error ends them all).
+ */
 interface Ended {
-  execution: Execution;
+  executions: Execution[];
   outcome: StatementRecord['outcome'];
   end: number;
   masking?: StatementRecord['masking'];
@@ -102,7 +109,7 @@ export class StatementTracker {
   private readonly statements = new Map<string, Prepared>();
   private readonly portals = new Map<
     string,
-    { prepared: Prepared; parameters: StatementRecord['parameters'] }
+    { prepared: Prepared; parameters: StatementRecord['parameters']; arrived?: number }
   >();
   private readonly queue: Execution[] = [];
   private readonly ended: (Ended | null)[] = [];
@@ -131,23 +138,26 @@ export class StatementTracker {
     private readonly audited: ReadonlySet<StatementClass> = ALL_CLASSES,
   ) {}
 
-  query(text: string, decided: AuditedDecision, bytes: number): void {
+  /** `arrived`: when the Query reached the gateway (it may have waited there, for an approval). */
+  query(text: string, decided: AuditedDecision, bytes: number, arrived = nowMicros()): void {
     const sent = new HashedText(text);
     const batch = this.nextBatch++;
     this.pendingBatches.push(batch);
     const analysed = decided.statements?.length ? decided.statements : [undefined];
-    for (const analysis of analysed) {
+    const refusedWhole = decided.decision !== 'allowed' && decided.decision !== 'approved';
+    analysed.forEach((analysis, index) => {
       this.queue.push({
         protocol: 'simple',
+        part: analysed.length > 1 ? { index, of: analysed.length, refusedWhole } : undefined,
         text: analysed.length > 1 && analysis ? analysis.text : text,
         sent,
         analysis,
         decided,
         batch,
-        start: nowMicros(),
+        start: arrived,
         bytesIn: bytes,
       });
-    }
+    });
   }
 
   parse(name: string, text: string, decided: AuditedDecision): void {
@@ -159,24 +169,30 @@ export class StatementTracker {
     return this.statements.get(name);
   }
 
-  /** `refused`: the decision when the Bind itself was refused (a decision that needed its parameters). */
+  /**
+   * `decided`: the execution's own decision when its Bind was decided (parameters, an approval, a
+   * refusal), else the prepared statement's applies; `arrived`: when the Bind reached the gateway.
+   */
   bind(
     portal: string,
     statement: string,
     parameterFormats: number[],
     parameters: (Buffer | null)[],
-    refused?: AuditedDecision,
+    decided?: AuditedDecision,
+    arrived?: number,
   ): void {
     const prepared = this.statements.get(statement);
     if (!prepared) return;
-    const decided = refused ?? prepared.decided;
+    const own = decided;
+    decided ??= prepared.decided;
     const analysis = decided.statements?.[0];
     // Parameters are hashed only for executions that will have a record.
     const recorded =
       (decided.decision !== 'allowed' || !analysis || this.audited.has(analysis.class)) &&
       !decided.withholdLiterals;
     this.portals.set(portal, {
-      prepared: refused ? new Prepared(prepared.text, refused) : prepared,
+      arrived,
+      prepared: own ? new Prepared(prepared.text, own) : prepared,
       parameters: recorded
         ? parameters.map((value, i) => ({
             format: parameterFormats[i] === 1 ? 'binary' : 'text',
@@ -190,6 +206,9 @@ export class StatementTracker {
     const bound = this.portals.get(portal);
     if (!bound) return;
     const { prepared } = bound;
+    // The first execution of a portal started when its Bind arrived (it may have waited at the gateway).
+    const start = bound.arrived ?? nowMicros();
+    bound.arrived = undefined;
     this.queue.push({
       protocol: 'extended',
       text: prepared.text,
@@ -198,7 +217,7 @@ export class StatementTracker {
       decided: prepared.decided,
       parameters: bound.parameters,
       batch: this.extendedBatch(),
-      start: nowMicros(),
+      start,
       bytesIn: bytes,
     });
   }
@@ -222,12 +241,22 @@ export class StatementTracker {
     );
   }
 
-  /** An error ends the oldest execution; the server skips the rest of its batch. */
+  /**
+   * An error ends the oldest execution; the server skips the rest of its batch. A Query refused whole
+   * ends with all of its statements: each gets a record naming the one the refusal is about.
+   */
   failed(sqlstate: string, masking?: StatementRecord['masking']): void {
     const execution = this.queue.shift();
-    this.end(execution, { sqlstate }, masking);
-    if (!execution) return;
-    while (this.queue.length > 0 && this.queue[0]!.batch === execution.batch) this.queue.shift();
+    if (!execution) {
+      this.end(undefined, { sqlstate }, masking);
+      return;
+    }
+    const together = [execution];
+    while (this.queue.length > 0 && this.queue[0]!.batch === execution.batch) {
+      const skipped = this.queue.shift()!;
+      if (execution.part?.refusedWhole) together.push(skipped);
+    }
+    this.ended.push({ executions: together, outcome: { sqlstate }, end: nowMicros(), masking });
   }
 
   /**
@@ -239,7 +268,7 @@ export class StatementTracker {
     outcome: StatementRecord['outcome'],
     masking?: StatementRecord['masking'],
   ): void {
-    this.ended.push(execution ? { execution, outcome, end: nowMicros(), masking } : null);
+    this.ended.push(execution ? { executions: [execution], outcome, end: nowMicros(), masking } : null);
   }
 
   /**
@@ -263,13 +292,21 @@ export class StatementTracker {
     while (this.queue.length > 0 && this.queue[0]!.batch <= closed) this.queue.shift();
   }
 
-  private record(
-    { execution, outcome, end, masking }: Ended,
+  private record(ended: Ended, bytesOut: number, recording?: StatementRecord['recording']): void {
+    // The bytes of a Query refused whole are its one error: counted once.
+    ended.executions.forEach((execution, i) => {
+      this.recordOne(execution, ended, i === 0 ? bytesOut : 0, recording);
+    });
+  }
+
+  private recordOne(
+    execution: Execution,
+    { outcome, end, masking }: Ended,
     bytesOut: number,
     recording?: StatementRecord['recording'],
   ): void {
     this.executed++;
-    const { analysis, decided } = execution;
+    const { analysis, decided, part } = execution;
     if (analysis && decided.decision === 'allowed' && !this.audited.has(analysis.class)) return;
     const shown = redact(execution.text, decided.withholdLiterals);
     const names = analysis && namesOf(analysis);
@@ -288,7 +325,15 @@ export class StatementTracker {
       reads: names?.reads,
       writes: names?.writes,
       decision: decided.decision,
-      rule: decided.rule,
+      rule:
+        part?.refusedWhole && decided.cause !== undefined && decided.cause !== part.index
+          ? 'same-query'
+          : decided.rule,
+      query: part && {
+        index: part.index,
+        statements: part.of,
+        ...(part.refusedWhole && decided.cause !== undefined ? { refusedFor: decided.cause } : {}),
+      },
       approval: decided.approval && {
         id: decided.approval.id,
         by: decided.approval.by && [...decided.approval.by],

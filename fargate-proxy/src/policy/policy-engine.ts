@@ -94,7 +94,7 @@ export class PolicyEngine {
       release: () => {
         if (released) return;
         released = true;
-        sessionPolicy.close();
+        void sessionPolicy.close();
         this.sessions.delete(registered);
         this.decrement(this.perIdentity, key);
         this.decrement(this.perDatabase, database);

@@ -1,23 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import type { Coverage } from '../../../core/approval/approval';
-import type { Operand } from '../../../core/masking/expression-lineage';
-import { readsMaskedRelation } from '../../../core/masking/masking-policy';
 import { approversBehind } from '../../../core/policy/admission';
 import { withinAllowedHours } from '../../../core/policy/allowed-hours';
 import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
 import { type Decision, decide, dependsOnParameters } from '../../../core/policy/decide';
 import type { Analysis, StatementAnalysis } from '../../../core/sql/analysis';
-import type { ApprovalCase, ApprovalDesk, ApprovalOutcome } from '../approval/approval-desk';
-import { type ApprovalEvent, approvalEvent } from '../approval/approval-events';
+import type { ApprovalCase, ApprovalDesk } from '../approval/approval-desk';
+import type { ApprovalEvent } from '../approval/approval-events';
 import { redact } from '../audit/redaction';
 import type { AuditedDecision } from '../audit/statement-tracker';
 import { sha256 } from '../audit/statement-tracker';
-import type { MaskingPlanner, PlannedStatement } from '../masking/masking-planner';
+import type { MaskingPlanner } from '../masking/masking-planner';
 import { ResultMasking } from '../masking/result-masking';
-import { substituteParameters, substituteTokens } from '../masking/token-substitution';
+import { substituteParameters } from '../masking/token-substitution';
 import type { TokenVault } from '../masking/token-vault';
-import type { BindMessage, ParseMessage } from '../protocol/frontend-messages';
-import type { Refusal, StatementGate, Verdict } from '../session/statement-gate';
+import type { Statement } from '../session/statement';
+import type { Refusal, StatementGate } from '../session/statement-gate';
+import { ApprovalStage, type StageResult } from './approval-stage';
+import { maskingStep } from './masking-stage';
 import type { StatementAnalyser } from './statement-analyser';
 import type { StatementPacer } from './statement-pacer';
 
@@ -54,44 +54,20 @@ function cachedDecision(policy: CompiledPolicy, grant: Grant, analysis: Analysis
   return decision;
 }
 
+/** A stage that lets the statement run at once, whatever the stages after it would say. */
+const DONE = 'done';
+type Stage = (statement: Statement) => StageResult | typeof DONE;
+
 /**
- * The policy as one session sees it: the grant that admitted it, the statements it prepared with SQL
- * PREPARE, and the per-statement decision. Implements the relay's StatementGate.
+ * The policy as one session sees it: the grant that admitted it, the statements it prepared, and the
+ * judgement pipeline every statement goes through once (SQL text: limits, analysis, decision,
+ * approval, masking, pacing; a Bind: its approval, its masking tokens, what depends on its
+ * parameters). Implements the relay's StatementGate.
  */
 export class SessionPolicy implements StatementGate {
   private readonly prepared = new Map<string, StatementAnalysis>();
   /** Extended-protocol statements whose decision waits for their Bind parameters, by statement name. */
   private readonly awaitingBind = new Map<string, Analysis>();
-  /** Set when a held statement's turn came: the statement, asked about again, goes without waiting. */
-  private turnGranted = false;
-  readonly maxRows: number | undefined;
-  readonly requiresUtf8: boolean;
-  /** The session's result masking, when its grant masks columns. */
-  readonly masking: ResultMasking | undefined;
-  /** The masking plans of the last statement allowed (one per statement of its text). */
-  lastMasking: readonly PlannedStatement[] | undefined;
-  /** The last statement allowed, with the tokens it compares masked columns with turned into values. */
-  lastRewrite: string | undefined;
-  /** The last Bind decided, with token parameters turned into values. */
-  lastBindRewrite: BindMessage | undefined;
-  /** The last Bind, when it runs under an approval: the decision the audit records for it. */
-  lastBindApproval: AuditedDecision | undefined;
-  /** The approval request of the statement held on the wire, if any. */
-  private held: string | undefined;
-  /** The desk's answer for the statement about to be asked about again (see approve). */
-  private answer: ApprovalOutcome | { failed: string } | undefined;
-  /** The server's idle_in_transaction_session_timeout for this session, in ms (0: none). */
-  idleInTransactionMs = 0;
-  /** Whether the session is inside a transaction block (the relay knows; set by the session). */
-  inTransaction: () => boolean = () => false;
-  /** A time-boxed elevation an approval granted: until then, statements are decided by its grant. */
-  private elevation: { grant: Grant; until: number; approval: { id: string; by: string[] } } | undefined;
-  /** Where the session's approval events go (its audit trail). */
-  onApproval: ((event: ApprovalEvent) => void) | undefined;
-  private heldCancelled = false;
-  private closed = false;
-  /** The notice for a client whose statement is held for approval (the relay sends it). */
-  pendingNotice: string | undefined;
   /** Prepared statements that need approval: decided at each Bind, with its parameters. */
   private readonly approvalAtBind = new Map<
     string,
@@ -99,6 +75,19 @@ export class SessionPolicy implements StatementGate {
   >();
   /** Prepared statements whose parameters compare masked columns with tokens: their numbers. */
   private readonly tokenParameters = new Map<string, readonly number[]>();
+  readonly maxRows: number | undefined;
+  readonly requiresUtf8: boolean;
+  /** The session's result masking, when its grant masks columns. */
+  readonly masking: ResultMasking | undefined;
+  /** The server's idle_in_transaction_session_timeout for this session, in ms (0: none). */
+  idleInTransactionMs = 0;
+  /** Whether the session is inside a transaction block (the relay knows; set by the session). */
+  inTransaction: () => boolean = () => false;
+  /** A time-boxed elevation an approval granted: until then, statements are decided by its grant. */
+  private elevation: { grant: Grant; until: number; approval: { id: string; by: string[] } } | undefined;
+  private readonly approvals: ApprovalStage | undefined;
+  private readonly textStages: readonly Stage[];
+  private readonly bindStages: readonly Stage[];
 
   constructor(
     private readonly context: SessionPolicyContext,
@@ -114,10 +103,38 @@ export class SessionPolicy implements StatementGate {
       currentGrant.masking && context.masking
         ? new ResultMasking(context.maskingTokenKey ?? randomBytes(32), context.tokenVault)
         : undefined;
+    this.approvals =
+      context.approvals &&
+      new ApprovalStage(context.approvals, {
+        elevate: (coverage, until, id, by) => this.elevate(coverage, until, id, by),
+        get idleInTransactionMs() {
+          return session.idleInTransactionMs;
+        },
+        inTransaction: () => this.inTransaction(),
+      });
+    const session = this;
+    this.textStages = [
+      (s) => this.limits(s),
+      (s) => this.analyse(s),
+      (s) => this.decide(s),
+      (s) => this.approve(s),
+      (s) => this.mask(s),
+      (s) => this.pace(s),
+    ];
+    this.bindStages = [
+      (s) => this.approveBind(s),
+      (s) => this.substituteTokens(s),
+      (s) => this.decideBind(s),
+    ];
   }
 
   get grant(): Grant {
     return this.currentGrant;
+  }
+
+  /** Where the session's approval events go (its audit trail). */
+  set onApproval(listener: ((event: ApprovalEvent) => void) | undefined) {
+    if (this.approvals) this.approvals.onApproval = listener;
   }
 
   /** The grant statements are decided by: an approved elevation's while it lasts, else the session's. */
@@ -149,100 +166,60 @@ export class SessionPolicy implements StatementGate {
     this.currentGrant = grant;
   }
 
-  private get paced(): boolean {
-    return this.currentGrant.limits.statementsPerSecond !== undefined;
+  /**
+   * Moves a statement through its judgement pipeline from where it stopped: undefined once its
+   * judgement is set, or a promise to wait on before calling again with the same statement.
+   */
+  advance(statement: Statement): Promise<unknown> | undefined {
+    const stages = statement.kind === 'bind' ? this.bindStages : this.textStages;
+    while (statement.stage < stages.length) {
+      const result = stages[statement.stage]!(statement);
+      if (result instanceof Promise) return result;
+      if (result === DONE) break;
+      if (result !== undefined) {
+        statement.conclude(result);
+        return undefined;
+      }
+      statement.stage++;
+    }
+    statement.stage = stages.length;
+    statement.conclude();
+    if (statement.kind !== 'bind') this.remember(statement);
+    return undefined;
+  }
+
+  /** Binds are handed over only while some prepared statement's decision needs its Bind. */
+  get awaitsBind(): boolean {
+    return this.awaitingBind.size > 0 || this.approvalAtBind.size > 0 || this.tokenParameters.size > 0;
   }
 
   get onExecute(): (() => Promise<unknown> | undefined) | undefined {
-    return this.paced ? () => this.pace() : undefined;
+    return this.currentGrant.limits.statementsPerSecond !== undefined ? () => this.paceWait() : undefined;
   }
 
-  private pace(): Promise<unknown> | undefined {
-    if (this.turnGranted) {
-      this.turnGranted = false;
-      return undefined;
-    }
-    const rate = this.currentGrant.limits.statementsPerSecond;
-    const wait = rate === undefined ? undefined : this.context.pacer.wait(this.paceKey(), rate);
-    return wait?.then(() => {
-      this.turnGranted = true;
-    });
-  }
-
-  private paceKey(): string {
-    return `${this.currentGrant.name}\u0000${this.identity.issuer}\u0000${this.identity.subject}`;
-  }
-
-  onQuery(text: string): Verdict {
-    const verdict = this.judge(text, true);
-    if (verdict !== undefined) return verdict;
-    return this.pace();
-  }
-
-  onParse(parse: ParseMessage): Verdict {
-    this.awaitingBind.delete(parse.statementName);
-    return this.judge(parse.query, false, parse.statementName);
-  }
-
-  get awaitsBind(): boolean {
-    return this.awaitingBind.size > 0;
-  }
-
-  /** The rest of the decision of a statement that depends on its parameters (read as text). */
-  onBind(bind: BindMessage): Refusal | Promise<void> | undefined {
-    // A notice belongs to the hold that set it, never to a later wait (a catalogue look-up, pacing).
-    this.pendingNotice = undefined;
-    this.lastBindRewrite = undefined;
-    this.lastBindApproval = undefined;
-    const atBind = this.approvalAtBind.get(bind.statementName);
-    if (atBind) {
-      const parameters = bind.parameters.map((value) => (value === null ? null : sha256(value)));
-      const refused = this.approve(atBind.approvalCase, parameters, atBind.decided);
-      if (refused) return refused;
-      this.lastBindApproval = this.lastDecision;
-    }
-    const tokens = this.tokenParameters.get(bind.statementName);
-    if (tokens && this.context.tokenVault) {
-      const substituted = substituteParameters(bind, tokens, this.context.tokenVault);
-      if ('refused' in substituted) {
-        this.lastDecision = { decision: 'refused', rule: 'masking', withholdLiterals: true };
-        return {
-          sqlstate: '42501',
-          message: `permission denied by policy: ${substituted.refused}`,
-          detail: `grant "${this.currentGrant.name}", masking`,
-        };
-      }
-      this.lastBindRewrite = substituted.bind;
-    }
-    const analysis = this.awaitingBind.get(bind.statementName);
-    if (!analysis) return undefined;
-    const parameters = bind.parameters.map((value, i) =>
-      value === null || bind.parameterFormats[i] !== 0 ? null : value.toString('utf8'),
+  private paceWait(): Promise<unknown> | undefined {
+    const grant = this.currentGrant;
+    const rate = grant.limits.statementsPerSecond;
+    if (rate === undefined) return undefined;
+    return this.context.pacer.wait(
+      `${grant.name}\u0000${this.identity.issuer}\u0000${this.identity.subject}`,
+      rate,
     );
-    const grant = this.decidingGrant();
-    const decision = decide(this.policy, grant, analysis, this.prepared, parameters);
-    this.lastDecision = audited(decision, analysis);
-    return decision.outcome === 'allow' ? undefined : refusalFor(decision, grant);
   }
 
-  /** The decision of the last statement decided, for the audit record (see StatementGate). */
-  lastDecision: AuditedDecision | undefined;
+  // The stages of SQL text (Query and Parse).
 
-  private judge(
-    sql: string,
-    simpleQuery: boolean,
-    statementName?: string,
-  ): Refusal | Promise<void> | undefined {
-    const grant = this.decidingGrant();
-    this.pendingNotice = undefined;
-    this.lastMasking = undefined;
-    this.lastRewrite = undefined;
-    if (statementName !== undefined) {
-      this.tokenParameters.delete(statementName);
-      this.approvalAtBind.delete(statementName);
+  private limits(statement: Statement): StageResult {
+    const name = statement.parse?.statementName;
+    if (name !== undefined) {
+      this.awaitingBind.delete(name);
+      this.tokenParameters.delete(name);
+      this.approvalAtBind.delete(name);
     }
-    if (sql.length > this.context.maxStatementChars) {
-      this.lastDecision = { decision: 'refused', rule: 'statement-size' };
+    const grant = this.decidingGrant();
+    statement.grant = grant;
+    if (statement.text.length > this.context.maxStatementChars) {
+      statement.decided = { decision: 'refused', rule: 'statement-size' };
       return {
         sqlstate: '54000',
         message: `statement is longer than the gateway's limit of ${this.context.maxStatementChars} characters`,
@@ -250,122 +227,156 @@ export class SessionPolicy implements StatementGate {
     }
     const hours = grant.limits.allowedHours;
     if (hours && !withinAllowedHours(hours, this.context.now())) {
-      this.lastDecision = { decision: 'refused', rule: 'allowed-hours' };
+      statement.decided = { decision: 'refused', rule: 'allowed-hours' };
       return {
         sqlstate: '42501',
         message: `permission denied by policy: statements are allowed only within the hours of grant "${grant.name}"`,
         detail: `grant "${grant.name}", rule "allowed-hours"`,
       };
     }
-    const result = this.context.analyser.analyse(sql, simpleQuery);
+    return undefined;
+  }
+
+  private analyse(statement: Statement): StageResult | typeof DONE {
+    const result = this.context.analyser.analyse(statement.text, statement.kind === 'query');
     if (result instanceof Promise) return result;
-    if (!result.ok) {
-      const forward = this.policy.unparseableStatements === 'forward';
-      this.lastDecision = { decision: forward ? 'allowed' : 'refused', rule: 'unparseable-statements' };
-      if (forward) return undefined;
-      return {
-        sqlstate: '42601',
-        message: result.failure.message,
-        detail: 'The gateway refuses statements its parser cannot read (policy: unparseableStatements).',
-        position: result.failure.position || undefined,
-      };
+    if (result.ok) {
+      statement.analysis = result.analysis;
+      return undefined;
     }
-    const { analysis } = result;
-    const deferred = statementName !== undefined && dependsOnParameters(analysis);
+    const forward = this.policy.unparseableStatements === 'forward';
+    statement.decided = { decision: forward ? 'allowed' : 'refused', rule: 'unparseable-statements' };
+    if (forward) return DONE;
+    return {
+      sqlstate: '42601',
+      message: result.failure.message,
+      detail: 'The gateway refuses statements its parser cannot read (policy: unparseableStatements).',
+      position: result.failure.position || undefined,
+    };
+  }
+
+  private decide(statement: Statement): StageResult {
+    const grant = statement.grant!;
+    const analysis = statement.analysis!;
+    const deferred = statement.kind === 'parse' && dependsOnParameters(analysis);
     const decision =
       deferred || analysis.statements.some((s) => s.executes !== undefined)
         ? decide(this.policy, grant, analysis, this.prepared)
         : cachedDecision(this.policy, grant, analysis);
-    this.lastDecision = audited(decision, analysis);
+    statement.decided = audited(decision, analysis);
     // Statements decided under an elevation name the approval that granted it.
     if (this.elevation && grant === this.elevation.grant)
-      this.lastDecision = { ...this.lastDecision, approval: this.elevation.approval };
-    if (decision.outcome === 'approve') {
-      const approvalCase = this.approvalCase(decision, grant, sql);
-      if (!approvalCase) return refusalFor(decision, grant);
-      const decided = this.lastDecision!;
-      if (statementName !== undefined) {
-        // Extended protocol: each execution is approved at its Bind, with its parameters.
-        this.approvalAtBind.set(statementName, { approvalCase, decided });
-        this.lastDecision = { ...decided, decision: 'allowed' };
-      } else {
-        const refused = this.approve(approvalCase, [], decided);
-        if (refused) return refused;
-      }
-    } else if (decision.outcome !== 'allow') {
-      return refusalFor(decision, grant);
+      statement.decided = { ...statement.decided, approval: this.elevation.approval };
+    if (decision.outcome === 'allow') return undefined;
+    if (decision.outcome === 'deny') return refusalFor(decision, grant);
+    const approvalCase = this.approvalCase(decision, grant, statement.text);
+    if (!approvalCase) return refusalFor(decision, grant);
+    if (statement.parse) {
+      // Extended protocol: each execution is approved at its Bind, with its parameters.
+      this.approvalAtBind.set(statement.parse.statementName, { approvalCase, decided: statement.decided });
+      statement.decided = { ...statement.decided, decision: 'allowed' };
+    } else {
+      statement.approvalCase = approvalCase;
     }
-    const masked = this.maskingVerdict(grant, sql, analysis, statementName);
-    if (masked !== undefined) return masked;
-    if (deferred) this.awaitingBind.set(statementName, analysis);
-    else this.track(analysis);
     return undefined;
   }
 
-  /**
-   * Masking: the statement's lineage decides whether it may run. A statement that would reveal masked
-   * values (by filtering on them, copying them, or through what cannot be traced) is refused; the plans
-   * of one that may run are left in `lastMasking` for the relay, which masks its results. DDL
-   * invalidates cached lineage.
-   */
-  private maskingVerdict(
-    grant: Grant,
-    sql: string,
-    analysis: Analysis,
-    statementName: string | undefined,
-  ): Refusal | Promise<void> | undefined {
+  private approve(statement: Statement): StageResult {
+    const approvalCase = statement.approvalCase;
+    if (!approvalCase || statement.decided?.decision === 'approved') return undefined;
+    const decided = { ...statement.decided!, decision: 'refused' as const };
+    return this.approvals!.step(statement, approvalCase, [], decided);
+  }
+
+  private mask(statement: Statement): StageResult {
     const planner = this.context.masking;
     if (!planner) return undefined;
-    if (analysis.statements.some((s) => s.class === 'ddl')) planner.invalidate(this.database);
-    if (!grant.masking) return undefined;
-    const refuse = (reason: string): Refusal => {
-      this.lastDecision = {
-        decision: 'refused',
-        rule: 'masking',
-        statements: analysis.statements,
-        withholdLiterals: this.lastDecision?.withholdLiterals,
-      };
+    const analysis = statement.analysis!;
+    // DDL invalidates cached lineage (once: the step may run again after a catalogue look-up).
+    if (statement.masking === undefined && analysis.statements.some((s) => s.class === 'ddl'))
+      planner.invalidate(this.database);
+    return maskingStep(statement, statement.grant!, analysis, {
+      planner,
+      tokenVault: this.context.tokenVault,
+      database: this.database,
+      tokenParameters: this.tokenParameters,
+    });
+  }
+
+  private pace(statement: Statement): StageResult {
+    if (statement.kind !== 'query' || statement.paced) return undefined;
+    const wait = this.paceWait();
+    if (!wait) return undefined;
+    statement.paced = true;
+    return wait;
+  }
+
+  /** An allowed statement's effects on the session: what SQL PREPARE defines, what waits for Bind. */
+  private remember(statement: Statement): void {
+    const analysis = statement.analysis;
+    if (!analysis || statement.judgement?.refusal) return;
+    const name = statement.parse?.statementName;
+    if (name !== undefined && dependsOnParameters(analysis)) {
+      this.awaitingBind.set(name, analysis);
+      return;
+    }
+    for (const s of analysis.statements) {
+      if (s.prepares) this.prepared.set(s.prepares.name, s.prepares.statement);
+      if (s.deallocates === true) this.prepared.clear();
+      else if (s.deallocates !== undefined) this.prepared.delete(s.deallocates);
+    }
+  }
+
+  // The stages of a Bind: one execution of a prepared statement, with its parameters.
+
+  private approveBind(statement: Statement): StageResult {
+    const atBind = this.approvalAtBind.get(statement.bind!.statementName);
+    if (!atBind || statement.decided?.decision === 'approved') return undefined;
+    const parameters = statement.bind!.parameters.map((value) => (value === null ? null : sha256(value)));
+    const decided = { ...atBind.decided, decision: 'refused' as const };
+    return this.approvals!.step(statement, atBind.approvalCase, parameters, decided);
+  }
+
+  private substituteTokens(statement: Statement): StageResult {
+    const bind = statement.bind!;
+    const tokens = this.tokenParameters.get(bind.statementName);
+    if (!tokens || !this.context.tokenVault) return undefined;
+    const substituted = substituteParameters(bind, tokens, this.context.tokenVault);
+    if ('refused' in substituted) {
+      statement.decided = { decision: 'refused', rule: 'masking', withholdLiterals: true };
       return {
         sqlstate: '42501',
-        message: `permission denied by policy: ${reason}`,
-        detail: `grant "${grant.name}", masking`,
+        message: `permission denied by policy: ${substituted.refused}`,
+        detail: `grant "${this.currentGrant.name}", masking`,
       };
-    };
-    let plans: ReturnType<MaskingPlanner['plans']>;
-    try {
-      plans = planner.plans(grant, this.database, sql);
-    } catch (error) {
-      // Not traced: its literals might be masked values.
-      if (this.lastDecision) this.lastDecision = { ...this.lastDecision, withholdLiterals: true };
-      return refuse(`masking could not trace the statement (${(error as Error).message})`);
     }
-    if (plans instanceof Promise) return plans;
-    if (plans.some(({ lineage }) => readsMaskedRelation(lineage, grant.masking!)) && this.lastDecision) {
-      this.lastDecision = { ...this.lastDecision, withholdLiterals: true };
-    }
-    const operands: Operand[] = [];
-    for (const { plan } of plans) {
-      if (plan.refused !== undefined) return refuse(plan.refused);
-      operands.push(...plan.tokenOperands);
-    }
-    if (operands.length > 0) {
-      const vault = this.context.tokenVault;
-      if (!vault) return refuse('this gateway keeps no tokens to compare masked columns with');
-      const rewritten = substituteTokens(sql, operands, vault);
-      if ('refused' in rewritten) return refuse(rewritten.refused);
-      this.lastRewrite = rewritten.sql;
-      const parameters = operands.flatMap((o) => ('parameter' in o ? [o.parameter] : []));
-      if (parameters.length > 0 && statementName !== undefined)
-        this.tokenParameters.set(statementName, parameters);
-    }
-    this.lastMasking = plans;
+    statement.bindRewrite = substituted.bind;
+    return undefined;
+  }
+
+  /** The rest of the decision of a statement that depends on its parameters (read as text). */
+  private decideBind(statement: Statement): StageResult {
+    const bind = statement.bind!;
+    const analysis = this.awaitingBind.get(bind.statementName);
+    if (!analysis) return undefined;
+    const parameters = bind.parameters.map((value, i) =>
+      value === null || bind.parameterFormats[i] !== 0 ? null : value.toString('utf8'),
+    );
+    const grant = this.decidingGrant();
+    const decision = decide(this.policy, grant, analysis, this.prepared, parameters);
+    // An execution approved at its Bind keeps its approval in the record.
+    const approved = statement.decided?.decision === 'approved' ? statement.decided : undefined;
+    statement.decided = audited(decision, analysis);
+    if (decision.outcome !== 'allow') return refusalFor(decision, grant);
+    if (approved)
+      statement.decided = { ...statement.decided, decision: 'approved', approval: approved.approval };
     return undefined;
   }
 
   /** A statement the policy sends for approval, when the rule has an approval workflow and one runs here. */
   private approvalCase(decision: Decision, grant: Grant, sql: string): ApprovalCase | undefined {
     const rule = grant.rules.find((r) => r.name === decision.rule);
-    if (!this.context.approvals || !rule?.approval) return undefined;
+    if (!this.approvals || !rule?.approval) return undefined;
     return {
       issuer: this.identity.issuer,
       subject: this.identity.subject,
@@ -386,74 +397,6 @@ export class SessionPolicy implements StatementGate {
     };
   }
 
-  /**
-   * Runs the statement if an approval of it is there to use; otherwise refuses with the request, or
-   * holds it until the request is decided. The desk's store may be remote, so asking it is a hold too:
-   * the statement is asked about again with the desk's answer in `answer`.
-   */
-  private approve(
-    approvalCase: ApprovalCase,
-    parameters: readonly (string | null)[],
-    decided: AuditedDecision,
-  ): Refusal | Promise<void> | undefined {
-    const desk = this.context.approvals!;
-    const answer = this.answer;
-    this.answer = undefined;
-    if (!answer) {
-      // A statement asked about again after its hold: its own request answers, never a new one.
-      const held = this.held;
-      this.held = undefined;
-      if (held && this.heldCancelled) {
-        this.heldCancelled = false;
-        this.lastDecision = { ...decided, decision: 'refused', approval: { id: held } };
-        return {
-          sqlstate: '57014',
-          message: 'canceling statement due to user request',
-          detail: `The statement was waiting for approval; request ${held} is withdrawn.`,
-        };
-      }
-      const timeoutMs = this.holdLimitMs(approvalCase.approval.timeoutMs, approvalCase.approval.wait);
-      return (async () => {
-        try {
-          this.answer =
-            (held && (await desk.decideHeld(held))) ||
-            (await desk.decide({ ...approvalCase, parameters }, timeoutMs));
-        } catch (error) {
-          this.answer = { failed: (error as Error).message };
-        }
-      })();
-    }
-    if ('failed' in answer) {
-      this.lastDecision = { ...decided, decision: 'refused' };
-      return {
-        sqlstate: '58000',
-        message:
-          'approval could not be checked: the approval store or workflow is unavailable; the statement did not run',
-        detail: answer.failed,
-      };
-    }
-    const outcome = answer;
-    const approval = { id: outcome.request.id, ...(outcome.allowed ? { by: outcome.by } : {}) };
-    this.lastDecision = { ...decided, decision: outcome.allowed ? 'approved' : 'refused', approval };
-    if (outcome.allowed) {
-      this.onApproval?.(approvalEvent(outcome.record, 'approved'));
-      this.elevate(outcome.request.coverage, outcome.until, approval.id, outcome.by);
-      return undefined;
-    }
-    if (outcome.opened) this.onApproval?.(approvalEvent(outcome.record, 'requested'));
-    else if (outcome.state !== 'pending') this.onApproval?.(approvalEvent(outcome.record, outcome.state));
-    if (outcome.pending && this.closed) {
-      void desk.cancel(outcome.request.id).catch(() => undefined);
-      return outcome.refusal;
-    }
-    if (outcome.pending && approvalCase.approval.wait) {
-      this.held = outcome.request.id;
-      this.pendingNotice = desk.notice(outcome.request);
-      return desk.decided(outcome.request.id, () => this.closed || this.heldCancelled);
-    }
-    return outcome.refusal;
-  }
-
   /** An approved elevation takes effect for this session (and is found again by its other sessions). */
   private elevate(coverage: Coverage, until: number | undefined, id: string, by: readonly string[]): void {
     if (coverage.kind !== 'elevation' || until === undefined) return;
@@ -463,51 +406,19 @@ export class SessionPolicy implements StatementGate {
   }
 
   /**
-   * The longest a statement may be held: a session inside a transaction is idle on the server while
-   * it waits, so the hold ends before the server's idle_in_transaction_session_timeout would end the
-   * session under it (with a margin for the decision to travel).
-   */
-  private holdLimitMs(timeoutMs: number, wait: boolean): number {
-    const idle = this.idleInTransactionMs;
-    if (!wait || idle <= 0 || !this.inTransaction()) return timeoutMs;
-    const margin = Math.min(2_000, idle / 5);
-    return Math.min(timeoutMs, idle - margin);
-  }
-
-  /**
    * A CancelRequest for this session: a statement waiting for approval is cancelled here (the server
    * has nothing to cancel) and gets 57014; returns false when nothing waits.
    */
   cancelHeld(): boolean {
-    if (!this.held) return false;
-    this.heldCancelled = true;
-    this.withdraw(this.held);
-    return true;
+    return this.approvals?.cancelHeld() ?? false;
   }
 
-  /** The session is over: a statement still waiting for approval withdraws its request. */
-  close(): void {
-    this.closed = true;
-    if (this.held) this.withdraw(this.held);
-    this.held = undefined;
-  }
-
-  private withdraw(id: string): void {
-    const desk = this.context.approvals;
-    if (!desk) return;
-    void desk.cancel(id).then(
-      () => this.onApproval?.({ id, event: 'cancelled' }),
-      () => undefined,
-    );
-  }
-
-  /** Remembers what SQL PREPARE defines, so a later EXECUTE is decided by it. */
-  private track(analysis: Analysis): void {
-    for (const statement of analysis.statements) {
-      if (statement.prepares) this.prepared.set(statement.prepares.name, statement.prepares.statement);
-      if (statement.deallocates === true) this.prepared.clear();
-      else if (statement.deallocates !== undefined) this.prepared.delete(statement.deallocates);
-    }
+  /**
+   * The session is over: a statement still waiting for approval withdraws its request. Resolves once
+   * the withdrawal is recorded in the session's audit trail.
+   */
+  close(): Promise<void> {
+    return this.approvals?.close() ?? Promise.resolve();
   }
 }
 
@@ -516,6 +427,9 @@ function audited(decision: Decision, analysis: Analysis): AuditedDecision {
     decision: decision.outcome === 'allow' ? 'allowed' : 'refused',
     rule: decision.rule,
     statements: analysis.statements,
+    ...(analysis.statements.length > 1 && decision.outcome !== 'allow' && decision.statement
+      ? { cause: analysis.statements.indexOf(decision.statement) }
+      : {}),
   };
 }
 

@@ -45,7 +45,6 @@ export class RecordingWriter {
   private fd: number | undefined;
   /** Running hash and size of the open file. */
   private openHash: Hash = createHash('sha256');
-  private leftOver: SealedRecording | undefined;
   private openBytes = 0;
   private sequence: number;
   private readonly timer: NodeJS.Timeout;
@@ -59,8 +58,10 @@ export class RecordingWriter {
       .map(Number);
     this.sequence = numbers.length ? Math.max(...numbers) + 1 : 0;
     // A file an earlier process left open may end in a torn gzip member: it is closed as it is, apart
-    // from what this process writes, and listed by the first digest.
-    if (existsSync(path.join(options.directory, OPEN_FILE))) this.leftOver = this.sealOpenFile();
+    // from what this process writes. The audit writer finds it (numbered past its digests' mark) and
+    // lists it as recovered, whether or not this process lives to its first digest.
+    const open = path.join(options.directory, OPEN_FILE);
+    if (existsSync(open)) renameSync(open, path.join(options.directory, `recording-${this.sequence++}.gz`));
     this.timer = setInterval(() => this.flush(), options.flushMs);
     this.timer.unref();
   }
@@ -115,11 +116,13 @@ export class RecordingWriter {
       closeSync(this.fd);
       this.fd = undefined;
     }
-    const sealed = this.leftOver ? [this.leftOver] : [];
-    this.leftOver = undefined;
     const current = this.sealOpenFile();
-    if (current) sealed.push(current);
-    return sealed;
+    return current ? [current] : [];
+  }
+
+  /** The number the next sealed file gets. */
+  get nextNumber(): number {
+    return this.sequence;
   }
 
   private sealOpenFile(): SealedRecording | undefined {

@@ -134,6 +134,7 @@ export async function createGatewayProcess(options: GatewayProcessOptions): Prom
     strict: strictStore(config, directory),
     onDigest: () => void shipper?.ship(),
     onSpooled: cloudwatch && ((lines) => cloudwatch.add(lines)),
+    persistentChains: [policyLog],
     recording: config.recording.enabled
       ? {
           writer: new RecordingWriter({

@@ -58,7 +58,9 @@ export interface SessionDependencies {
 }
 
 const NOTHING = Buffer.alloc(0);
-/** The server setting a held statement must stay within (see SessionPolicy.holdLimitMs). */
+/** How long the end of a session waits for a held statement's request to be withdrawn. */
+const WITHDRAW_WAIT_MS = 5_000;
+/** The server setting a held statement must stay within (see ApprovalStage.holdLimitMs). */
 const IDLE_IN_TRANSACTION = 'idle_in_transaction_session_timeout';
 
 /** Whether a libpq `options` value (`-c name=value`, `--name=value`) sets one of the pinned settings. */
@@ -333,7 +335,6 @@ export class ClientSession {
       client: this.stream,
       upstream: upstream.socket,
       limits: this.deps.limits,
-      facts: { sessionId: this.id, database, subject: identity.subject },
       gate: this.deps.gate ?? admitted.policy,
       metrics: this.deps.metrics,
       log: this.log,
@@ -341,11 +342,20 @@ export class ClientSession {
       audit: relayAudit,
       onClose: (reason) => {
         this.live = undefined;
-        this.audit?.end(this.endReason ?? reason);
         unregister();
         this.deps.metrics.data.connectionsActive--;
-        this.log.info('session ended');
-        this.finish();
+        // A statement still waiting for approval withdraws its request first, so the session's trail
+        // says how the request ended before the session's end (bounded: a store that hangs is logged).
+        const withdrawn = admitted.policy.close();
+        const bound = new Promise<'timeout'>((resolve) =>
+          setTimeout(() => resolve('timeout'), WITHDRAW_WAIT_MS).unref(),
+        );
+        void Promise.race([withdrawn, bound]).then((result) => {
+          if (result === 'timeout') this.log.error('approval request not withdrawn in time', {});
+          this.audit?.end(this.endReason ?? reason);
+          this.log.info('session ended');
+          this.finish();
+        });
       },
     });
     const relay = this.relay;

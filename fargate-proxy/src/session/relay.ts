@@ -29,13 +29,8 @@ import {
 import { MessageFramer } from '../protocol/message-framer';
 import type { IdleCandidate, IdleSweeper } from './idle-sweeper';
 import { PendingRefusals } from './refusals';
-import {
-  type Refusal,
-  refusalFields,
-  type SessionFacts,
-  type StatementGate,
-  type Verdict,
-} from './statement-gate';
+import { type Judgement, Statement } from './statement';
+import { type Refusal, refusalFields, type StatementGate } from './statement-gate';
 
 export interface RelayLimits {
   maxClientMessageBytes: number;
@@ -49,7 +44,6 @@ export interface RelayOptions {
   client: Duplex;
   upstream: Duplex;
   limits: RelayLimits;
-  facts: SessionFacts;
   gate?: StatementGate;
   metrics: Metrics;
   log: Logger;
@@ -67,13 +61,6 @@ const ROW_LIMIT_SQLSTATE = '54000';
 
 /** io_error: the audit store could not take a strict statement's record. */
 const STRICT_AUDIT_SQLSTATE = '58030';
-
-/** A Query or Bind waiting for its strict audit record, and how that went. */
-interface StrictHold {
-  decided: AuditedDecision;
-  stored?: boolean;
-  failure?: string;
-}
 
 const INVALID_UTF8: Refusal = { sqlstate: '22021', message: 'invalid byte sequence for encoding "UTF8"' };
 
@@ -147,8 +134,14 @@ export class Relay implements IdleCandidate {
   private rowsSent = 0;
   /** Past the limit: further rows are dropped and the statement's end is replaced by an error. */
   private cutting = false;
-  /** The Query or Bind held for its strict audit record (one at a time: the framer is suspended). */
-  private strictHold: StrictHold | undefined;
+  /**
+   * The statement whose message the client framer is suspended at: held for its judgement or its
+   * strict record. The framer hands the same message over again when the hold ends, and it is
+   * picked up from this object, never judged again.
+   */
+  private current: Statement | undefined;
+  /** The Execute the framer is suspended at has had its turn from the pacer. */
+  private executePaced = false;
 
   constructor(private readonly options: RelayOptions) {
     const { limits, gate, audit } = options;
@@ -318,7 +311,7 @@ export class Relay implements IdleCandidate {
       this.clientTerminated = true;
       return null;
     }
-    const { gate, audit, facts } = this.options;
+    const { gate, audit } = this.options;
     const masking = gate?.masking;
     if (code === FrontendCode.FunctionCall) {
       // The fastpath interface calls a function by OID: no SQL for the policy or masking to read. Only
@@ -353,11 +346,13 @@ export class Relay implements IdleCandidate {
       return undefined;
     }
     if (code === FrontendCode.Execute) {
-      const pace = gate?.onExecute?.();
+      const pace = this.executePaced ? undefined : gate?.onExecute?.();
       if (pace) {
+        this.executePaced = true;
         this.hold(pace);
         return undefined;
       }
+      this.executePaced = false;
       audit?.clientMessage(code, message);
       if (masking) {
         masking.execute(decodeExecute(message).portal);
@@ -366,60 +361,52 @@ export class Relay implements IdleCandidate {
       return undefined;
     }
     if (code === FrontendCode.Bind) return this.onBind(message);
-    const parse = code === FrontendCode.Parse ? decodeParse(message) : undefined;
-    const text = parse ? parse.query : decodeQuery(message);
-    let verdict: Verdict;
-    let decided: AuditedDecision | undefined;
-    const held = this.strictHold;
-    if (held && !parse) {
-      // The Query is back from waiting for its strict record: decided before, not again.
-      this.strictHold = undefined;
-      ({ verdict, decided } = this.afterStrictHold(held));
-    } else if (gate?.requiresUtf8 && text.includes('\uFFFD') && !isUtf8(statementBytes(code, message))) {
+    return this.onStatement(code, message);
+  }
+
+  /** A Query or Parse: its statement is judged (once), made durable if strict, then forwarded or refused. */
+  private onStatement(code: number, message: Buffer): Buffer | null | undefined {
+    const { gate, audit } = this.options;
+    let statement = this.current;
+    this.current = undefined;
+    if (!statement) {
+      statement =
+        code === FrontendCode.Parse
+          ? Statement.parse(decodeParse(message))
+          : Statement.query(decodeQuery(message));
       // Invalid UTF-8 decodes to U+FFFD: only then are the bytes checked (valid text rarely has one).
-      verdict = INVALID_UTF8;
-    } else if (!gate) {
-      verdict = undefined;
-    } else if (parse) {
-      verdict = gate.onParse(parse, facts);
-      // Binds are looked at only while a statement's decision waits for its parameters (or for audit).
-      if (gate.onBind && !audit && !masking)
-        this.clientFramer.setInspected(FrontendCode.Bind, gate.awaitsBind === true);
-    } else {
-      verdict = gate.onQuery(text, facts);
-    }
-    if (verdict instanceof Promise) {
-      this.holdWithNotices(verdict);
-      return undefined;
-    }
-    if (audit) {
-      decided ??=
-        verdict === INVALID_UTF8
-          ? { decision: 'refused', rule: 'encoding' }
-          : (gate?.lastDecision ?? { decision: verdict ? 'refused' : 'allowed' });
-      if (!held && !parse && verdict === undefined) {
-        const durable = audit.strictBeforeQuery(text, decided);
-        if (durable) {
-          this.holdForStrictRecord(durable, decided);
-          return undefined;
-        }
+      if (gate?.requiresUtf8 && statement.text.includes('\uFFFD') && !isUtf8(statementBytes(code, message))) {
+        statement.decided = { decision: 'refused', rule: 'encoding' };
+        statement.conclude(INVALID_UTF8);
+      } else if (!gate) {
+        statement.conclude();
       }
-      if (parse) audit.parse(parse.statementName, text, decided);
-      else audit.query(text, decided, message.length);
     }
+    if (!this.ready(statement)) return undefined;
+    const { refusal, decided, judgement } = this.outcomeOf(statement);
+    const parse = statement.parse;
+    if (parse) {
+      // Binds are looked at only while a statement's decision waits for its parameters (or for audit).
+      if (gate && !audit && !gate.masking)
+        this.clientFramer.setInspected(FrontendCode.Bind, gate.awaitsBind === true);
+      audit?.parse(parse.statementName, statement.text, decided!);
+    } else {
+      audit?.query(statement.text, decided!, message.length, statement.arrived);
+    }
+    const masking = gate?.masking;
     if (masking) {
-      const plans = verdict === undefined ? gate?.lastMasking : undefined;
+      const plans = refusal ? undefined : judgement.masking;
       if (parse) masking.parse(parse.statementName, plans?.[0]);
       else masking.query(plans);
       this.inspectRowsIfMasked();
     }
-    if (verdict === undefined) {
-      const rewrite = gate?.lastRewrite;
+    if (!refusal) {
+      const rewrite = judgement.rewrite;
       if (rewrite === undefined) return undefined;
       return parse ? encodeParse({ ...parse, query: rewrite }) : encodeQuery(rewrite);
     }
     // A refused Query is closed by its own ReadyForQuery; a refused Parse by the next Sync's.
-    const marker = this.addRefusal(verdict);
+    const marker = this.addRefusal(refusal);
     return parse
       ? encodeParse({
           statementName: parse.statementName,
@@ -430,37 +417,85 @@ export class Relay implements IdleCandidate {
   }
 
   /**
+   * Takes the statement through what must happen before it is forwarded: its judgement, then (strict
+   * audit) its record in the shared store. False while it is held: the framer is suspended at its
+   * message and hands it over again once the wait is over.
+   */
+  private ready(statement: Statement): boolean {
+    if (!statement.judgement) {
+      const wait = this.options.gate!.advance(statement);
+      if (wait) {
+        this.current = statement;
+        this.holdWithNotices(wait, statement);
+        return false;
+      }
+    }
+    if (statement.durability === undefined) {
+      const durable = this.strictRecord(statement);
+      if (!durable) {
+        statement.durability = 'none';
+        return true;
+      }
+      this.current = statement;
+      this.holdForStrictRecord(durable, statement);
+      return false;
+    }
+    return true;
+  }
+
+  /** Strict audit: the record a statement that runs must have in the shared store before it is forwarded. */
+  private strictRecord(statement: Statement): Promise<void> | undefined {
+    const { audit } = this.options;
+    const judgement = statement.judgement!;
+    if (!audit || judgement.refusal) return undefined;
+    if (statement.kind === 'query') return audit.strictBeforeQuery(statement.text, judgement.decided!);
+    if (statement.kind === 'bind') return audit.strictBeforeBind(statement.bind!.statementName);
+    return undefined;
+  }
+
+  /** The statement's judgement, with a strict record that could not be stored turned into a refusal. */
+  private outcomeOf(statement: Statement): {
+    refusal: Refusal | undefined;
+    decided: AuditedDecision | undefined;
+    judgement: Judgement;
+  } {
+    const judgement = statement.judgement!;
+    const durability = statement.durability;
+    if (typeof durability !== 'object')
+      return { refusal: judgement.refusal, decided: judgement.decided, judgement };
+    return {
+      refusal: {
+        sqlstate: STRICT_AUDIT_SQLSTATE,
+        message: 'the statement was not run: its audit record could not be stored (strict audit)',
+        detail: durability.failed,
+        hint: 'The gateway runs this class of statement only once the audit store has its record; retry when the store is reachable.',
+      },
+      decided: {
+        ...(judgement.decided ?? { decision: 'allowed' }),
+        decision: 'refused',
+        rule: 'strict-audit',
+      },
+      judgement,
+    };
+  }
+
+  /**
    * Strict audit: the Query or Bind waits (with everything after it) until its record is held by the
    * shared store; if the store cannot take it, the statement is refused instead of run.
    */
-  private holdForStrictRecord(durable: Promise<void>, decided: AuditedDecision): void {
-    const hold: StrictHold = { decided };
-    this.strictHold = hold;
+  private holdForStrictRecord(durable: Promise<void>, statement: Statement): void {
     this.hold(
       durable.then(
         () => {
-          hold.stored = true;
+          statement.durability = 'stored';
         },
         (error: Error) => {
           this.options.metrics.data.auditStrictFailures++;
           this.options.log.error('strict audit record not stored; statement refused', { error });
-          hold.failure = error.message;
+          statement.durability = { failed: error.message };
         },
       ),
     );
-  }
-
-  private afterStrictHold(held: StrictHold): { verdict: Refusal | undefined; decided: AuditedDecision } {
-    if (held.stored) return { verdict: undefined, decided: held.decided };
-    return {
-      verdict: {
-        sqlstate: STRICT_AUDIT_SQLSTATE,
-        message: 'the statement was not run: its audit record could not be stored (strict audit)',
-        detail: held.failure ?? 'the session ended while the record was being stored',
-        hint: 'The gateway runs this class of statement only once the audit store has its record; retry when the store is reachable.',
-      },
-      decided: { ...held.decided, decision: 'refused', rule: 'strict-audit' },
-    };
   }
 
   /** Registers a refusal; the text returned makes the server fail in the refused statement's place. */
@@ -470,44 +505,25 @@ export class Relay implements IdleCandidate {
   }
 
   /**
-   * A Bind refused by the gate is replaced by a Parse of the refusal marker under a name of the
-   * gateway's own, so the server fails it at the Bind's place (and skips to Sync) without touching the
-   * client's statements.
+   * A Bind starts one execution of a prepared statement. One refused (by a decision that needed its
+   * parameters, its approval, or its strict record) is replaced by a Parse of the refusal marker under
+   * a name of the gateway's own, so the server fails it at the Bind's place (and skips to Sync)
+   * without touching the client's statements.
    */
   private onBind(message: Buffer): Buffer | undefined {
     const { gate, audit } = this.options;
-    const bind = decodeBind(message);
-    let refusal: Refusal | undefined;
-    let refused: AuditedDecision | undefined;
-    const held = this.strictHold;
-    if (held) {
-      this.strictHold = undefined;
-      const after = this.afterStrictHold(held);
-      refusal = after.verdict;
-      if (refusal) refused = after.decided;
-    } else {
-      const verdict = gate?.onBind?.(bind);
-      if (verdict instanceof Promise) {
-        // Held (for an approval): the Bind and everything after it wait, then are decided again.
-        this.holdWithNotices(verdict);
-        return undefined;
-      }
-      refusal = verdict;
-      if (refusal) refused = gate?.lastDecision ?? { decision: 'refused' };
-      const durable = refusal ? undefined : audit?.strictBeforeBind(bind.statementName);
-      if (durable) {
-        this.holdForStrictRecord(durable, { decision: 'allowed' });
-        return undefined;
-      }
+    let statement = this.current;
+    this.current = undefined;
+    if (!statement) {
+      statement = Statement.bind(decodeBind(message));
+      if (!gate?.awaitsBind) statement.conclude();
     }
-    // An execution approved at its Bind is recorded under that approval.
-    const approved = held ? undefined : gate?.lastBindApproval;
-    audit?.bind(bind, refused ?? approved);
+    if (!this.ready(statement)) return undefined;
+    const { refusal, decided, judgement } = this.outcomeOf(statement);
+    const bind = statement.bind!;
+    audit?.bind(bind, decided, statement.arrived);
     gate?.masking?.bind(bind.portal, bind.statementName, bind.resultFormats);
-    if (!refusal) {
-      const rewrite = gate?.lastBindRewrite;
-      return rewrite ? encodeBind(rewrite) : undefined;
-    }
+    if (!refusal) return judgement.bindRewrite ? encodeBind(judgement.bindRewrite) : undefined;
     return encodeParse({
       statementName: 'gatehouse_refused_bind',
       query: this.addRefusal(refusal),
@@ -635,9 +651,9 @@ export class Relay implements IdleCandidate {
    * protocol lets a NoticeResponse come at any time, so a notice only has to fall between the server's
    * messages (never inside one being forwarded) and behind any bytes still waiting for the spool.
    */
-  private holdWithNotices(decision: Promise<unknown>): void {
+  private holdWithNotices(decision: Promise<unknown>, statement: Statement): void {
     this.hold(decision);
-    const text = this.options.gate?.pendingNotice;
+    const text = statement.notice;
     if (text === undefined) return;
     const { metrics } = this.options;
     metrics.data.approvalsHeld++;
