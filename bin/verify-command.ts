@@ -69,6 +69,11 @@ export async function verifyCommand(argv: string[], write: (text: string) => voi
     write(
       `${where}: ${report.writers} writers, ${report.digests} digests, ${report.chunks} chunks, ${report.recordings} recordings, ${report.sessions} sessions, ${report.records} records\n`,
     );
+    for (const note of report.notes) {
+      write(
+        `note  ${note.writer}${note.session ? ` session ${note.session}` : ''}: ${note.kind}: ${note.detail}\n`,
+      );
+    }
     for (const problem of report.problems) {
       write(
         `${problem.kind.endsWith('-undigested') ? 'note ' : 'FAIL '} ${problem.writer}${problem.session ? ` session ${problem.session}` : ''}: ${problem.kind}: ${problem.detail}\n`,

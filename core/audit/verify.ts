@@ -29,7 +29,24 @@ export type ProblemKind =
   | 'record-reordered'
   | 'record-inserted'
   | 'tail-deleted'
-  | 'digest-tail-deleted';
+  | 'digest-tail-deleted'
+  // Not failures: what restarts and crashes leave, reported so an auditor sees them.
+  | 'restart'
+  | 'legacy-restart'
+  | 'recovered'
+  | 'record-torn';
+
+/**
+ * Kinds that report what ordinary operation leaves, not tampering (the report's `notes`): a restart,
+ * files a crashed process left that the next one sealed (with the bytes it found), the half-written
+ * last line of such a file, and chains the previous release restarted.
+ */
+export const NOTE_KINDS: ReadonlySet<ProblemKind> = new Set([
+  'restart',
+  'legacy-restart',
+  'recovered',
+  'record-torn',
+]);
 
 export interface Problem {
   writer: string;
@@ -45,6 +62,8 @@ export interface VerificationReport {
   sessions: number;
   records: number;
   problems: Problem[];
+  /** What restarts and crashes left (NOTE_KINDS): shown to the auditor, never a failure. */
+  notes: Problem[];
   recordings: number;
   /**
    * Undigested chunks and recordings are the open tail of a running or crashed writer: reported, not
@@ -103,6 +122,13 @@ function checkDigestChain(
         detail: `digest ${digest.seq} does not chain to digest ${before.seq}`,
       });
     }
+    if (before?.process && digest.process && before.process !== digest.process) {
+      problems.push({
+        writer,
+        kind: 'restart',
+        detail: `digest ${digest.seq} is the first of a new process (a restart after ${new Date(before.to / 1000).toISOString()})`,
+      });
+    }
     if (before && digest.from - before.to > COVERAGE_TOLERANCE_US) {
       problems.push({
         writer,
@@ -126,13 +152,25 @@ function checkFiles(
   writer: string,
   kind: 'chunk' | 'recording',
   stored: ReadonlyMap<string, Buffer>,
-  listings: { digest: number; files: readonly { name: string; sha256: string }[] }[],
+  listings: {
+    digest: number;
+    files: readonly { name: string; sha256: string; recovered?: unknown; bytes?: number }[];
+  }[],
   problems: Problem[],
 ): void {
   const listed = new Set<string>();
   for (const { digest, files } of listings) {
     for (const file of files) {
       listed.add(file.name);
+      if (file.recovered) {
+        const bytes =
+          typeof file.recovered === 'object' ? (file.recovered as { bytes: number }).bytes : file.bytes;
+        problems.push({
+          writer,
+          kind: 'recovered',
+          detail: `${kind} ${file.name} was left unsealed by a process that stopped without a digest; the next process sealed it with ${bytes} bytes (digest ${digest})`,
+        });
+      }
       const bytes = stored.get(file.name);
       if (!bytes)
         problems.push({
@@ -162,8 +200,11 @@ function checkFiles(
 /** Verifies chunk bytes against the digests; returns the chunks whose records can be trusted to check. */
 function checkChunks(contents: WriterContents, digests: Digest[], problems: Problem[]): string[] {
   const { writer, chunks } = contents;
-  const listings = (select: (d: Digest) => { name: string; sha256: string }[] | undefined) =>
-    digests.map((d) => ({ digest: d.seq, files: select(d) ?? [] }));
+  const listings = (
+    select: (
+      d: Digest,
+    ) => { name: string; sha256: string; recovered?: unknown; bytes?: number }[] | undefined,
+  ) => digests.map((d) => ({ digest: d.seq, files: select(d) ?? [] }));
   checkFiles(
     writer,
     'chunk',
@@ -189,21 +230,30 @@ function checkRecords(
   problems: Problem[],
 ): { sessions: number; records: number } {
   const { writer } = contents;
-  const bySession = new Map<string, AuditRecord[]>();
+  const bySession = new Map<string, StoredRecord[]>();
+  const recoveredChunks = new Set(
+    digests.flatMap((d) => d.chunks.filter((c) => c.recovered).map((c) => c.name)),
+  );
+  const legacyChunks = new Set(digests.filter((d) => d.v === 1).flatMap((d) => d.chunks.map((c) => c.name)));
   let records = 0;
   for (const name of chunkNames) {
-    const lines = contents.chunks
-      .get(name)!
-      .toString('utf8')
-      .split('\n')
-      .filter((line) => line !== '');
-    for (const line of lines) {
+    const lines = contents.chunks.get(name)!.toString('utf8').split('\n');
+    lines.forEach((line, index) => {
+      if (line === '') return;
       let record: AuditRecord;
       try {
         record = JSON.parse(line) as AuditRecord;
       } catch {
-        problems.push({ writer, kind: 'record-unreadable', detail: `a line of chunk ${name} is not JSON` });
-        continue;
+        // The last line of a file sealed after a crash may be one the process died writing.
+        const torn = recoveredChunks.has(name) && index === lines.length - 1;
+        problems.push({
+          writer,
+          kind: torn ? 'record-torn' : 'record-unreadable',
+          detail: torn
+            ? `the last line of chunk ${name} was cut short when its process stopped (${line.length} bytes)`
+            : `a line of chunk ${name} is not JSON`,
+        });
+        return;
       }
       records++;
       if (recordHash(record) !== record.hash) {
@@ -215,58 +265,105 @@ function checkRecords(
         });
       }
       const list = bySession.get(record.session) ?? [];
-      list.push(record);
+      list.push({ record, legacy: legacyChunks.has(name) });
       bySession.set(record.session, list);
-    }
+    });
   }
   for (const [session, list] of bySession) {
-    let previous = genesisHash(session);
-    let expected = 0;
-    for (const record of list) {
-      if (record.seq < expected) {
-        problems.push({
-          writer,
-          kind: 'record-inserted',
-          session,
-          detail: `record ${record.seq} appears again or out of order`,
-        });
-        continue;
-      }
-      if (record.seq > expected) {
-        problems.push({
-          writer,
-          kind: 'record-missing',
-          session,
-          detail: `records ${expected}…${record.seq - 1} are missing`,
-        });
-      } else if (record.prev !== previous) {
-        problems.push({
-          writer,
-          kind: 'record-reordered',
-          session,
-          detail: `record ${record.seq} does not follow record ${record.seq - 1}`,
-        });
-      }
-      previous = record.hash;
-      expected = record.seq + 1;
-    }
+    for (const segment of segments(writer, session, list, problems))
+      checkChain(writer, session, segment, problems);
   }
-  // The latest head a digest signed for each session must be there: a deleted tail is detected.
-  const heads = new Map<string, { hash: string; seq: number }>();
-  for (const digest of digests)
-    for (const [session, head] of Object.entries(digest.heads)) heads.set(session, head);
-  for (const [session, head] of heads) {
-    const found = bySession.get(session)?.find((record) => record.seq === head.seq);
-    if (!found || found.hash !== head.hash) {
-      problems.push({
-        writer,
-        kind: 'tail-deleted',
-        session,
-        detail: `record ${head.seq}, signed as the chain head, is missing or different`,
-      });
+  // Every head a digest signed must be there: a deleted tail, or a changed signed record, shows.
+  for (const digest of digests) {
+    for (const [session, head] of Object.entries(digest.heads)) {
+      const found = bySession
+        .get(session)
+        ?.some(({ record }) => record.seq === head.seq && record.hash === head.hash);
+      if (!found) {
+        problems.push({
+          writer,
+          kind: 'tail-deleted',
+          session,
+          detail: `record ${head.seq}, signed as the chain head in digest ${digest.seq}, is missing or different`,
+        });
+      }
     }
   }
   return { sessions: bySession.size, records };
+}
+
+interface StoredRecord {
+  record: AuditRecord;
+  /** In a chunk a digest of the previous release (v1) listed. */
+  legacy: boolean;
+}
+
+/**
+ * A session's records split where the previous release started a writer's chain again after a
+ * restart (a record 0 chained to the session id, in a chunk its digests listed): reported as such,
+ * not as tampering. Anywhere else a second start is an insertion.
+ */
+function segments(
+  writer: string,
+  session: string,
+  list: StoredRecord[],
+  problems: Problem[],
+): AuditRecord[][] {
+  const result: AuditRecord[][] = [[]];
+  const genesis = genesisHash(session);
+  for (const { record, legacy } of list) {
+    const current = result.at(-1)!;
+    if (current.length > 0 && record.seq === 0 && record.prev === genesis && legacy) {
+      problems.push({
+        writer,
+        kind: 'legacy-restart',
+        session,
+        detail: `the chain starts again after record ${current.at(-1)!.seq}: a restart of its writer before chains continued across restarts`,
+      });
+      result.push([]);
+    }
+    result.at(-1)!.push(record);
+  }
+  return result;
+}
+
+/**
+ * One unbroken chain: positions from 0 without gaps or repeats, stored in order, each record naming
+ * its predecessor's hash. Each departure is named for what it is: missing, inserted or reordered.
+ */
+function checkChain(writer: string, session: string, records: AuditRecord[], problems: Problem[]): void {
+  const bySeq = new Map<number, AuditRecord[]>();
+  for (const record of records) bySeq.set(record.seq, [...(bySeq.get(record.seq) ?? []), record]);
+  const report = (kind: ProblemKind, detail: string) => problems.push({ writer, kind, session, detail });
+  const max = Math.max(...records.map((r) => r.seq));
+  let gapStart: number | undefined;
+  for (let seq = 0; seq <= max + 1; seq++) {
+    const missing = seq <= max && !bySeq.has(seq);
+    if (missing && gapStart === undefined) gapStart = seq;
+    if (!missing && gapStart !== undefined) {
+      report('record-missing', `records ${gapStart}…${seq - 1} are missing`);
+      gapStart = undefined;
+    }
+  }
+  for (const [seq, same] of bySeq) {
+    if (same.length > 1) report('record-inserted', `record ${seq} appears ${same.length} times`);
+  }
+  let previous: AuditRecord | undefined;
+  for (const record of records) {
+    if (previous && record.seq < previous.seq && bySeq.get(record.seq)!.length === 1) {
+      report('record-reordered', `record ${record.seq} is stored after record ${previous.seq}`);
+    }
+    previous = record;
+  }
+  for (const [seq, same] of bySeq) {
+    if (same.length > 1) continue;
+    const record = same[0]!;
+    const before = seq === 0 ? undefined : bySeq.get(seq - 1);
+    const expected = seq === 0 ? genesisHash(session) : before?.length === 1 ? before[0]!.hash : undefined;
+    if (expected !== undefined && record.prev !== expected) {
+      report('record-inserted', `record ${seq} does not follow record ${seq - 1} of this chain`);
+    }
+  }
 }
 
 /** Verifies a whole store offline, with only the writers' public key. */
@@ -334,7 +431,8 @@ export function verifyStore(
     recordings,
     sessions,
     records,
-    problems,
-    ok: problems.every((problem) => problem.kind.endsWith('-undigested')),
+    problems: problems.filter((problem) => !NOTE_KINDS.has(problem.kind)),
+    notes: problems.filter((problem) => NOTE_KINDS.has(problem.kind)),
+    ok: problems.every((problem) => NOTE_KINDS.has(problem.kind) || problem.kind.endsWith('-undigested')),
   };
 }

@@ -146,6 +146,8 @@ export interface VerificationSummary {
     readonly session?: string;
     readonly detail: string;
   }[];
+  /** Restarts and crash recoveries: shown, not failures (see NOTE_KINDS). */
+  readonly notes?: VerificationSummary['problems'];
 }
 
 /** Per day (UTC), for the report's charts. */

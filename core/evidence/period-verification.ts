@@ -45,12 +45,17 @@ export function verificationSummary(report: VerificationReport): VerificationSum
     chunks: report.chunks,
     sessions: report.sessions,
     records: report.records,
-    problems: report.problems.map((p) => ({
-      writer: p.writer,
-      kind: p.kind,
-      ...(p.session !== undefined ? { session: p.session } : {}),
-      detail: p.detail,
-    })),
+    problems: report.problems.map(summaryOf),
+    notes: report.notes.map(summaryOf),
+  };
+}
+
+function summaryOf(p: Problem): VerificationSummary['problems'][number] {
+  return {
+    writer: p.writer,
+    kind: p.kind,
+    ...(p.session !== undefined ? { session: p.session } : {}),
+    detail: p.detail,
   };
 }
 
@@ -96,6 +101,7 @@ export function verificationFile(
       'verification covers the whole store: every record hash and chain, every chunk against the digests listing it, every digest signature (ECDSA P-256) and the chain of digests, and gaps between digests',
       "period: the digests overlapping the period, the period's records not yet under a digest, and the problems naming a session of the period or (for problems naming no session) a writer of the period's records",
       'problems of kind *-undigested are the open tail of a running or stopped writer, not failures',
+      'notes (restart, recovered, record-torn, legacy-restart) show what restarts and crashes left: a process that stopped without its last digest has its unsealed files sealed by the next process of the same writer, marked recovered with the bytes found; they are not tampering',
     ],
   };
 }

@@ -200,7 +200,10 @@ export class AuditWriter {
    * Digests of the previous release (v1) carry no marks and no long-lived chains: they are read
    * once, at the first start after an upgrade, for the files they list and the chains' last heads.
    */
-  private legacyMarks(digests: readonly number[], heads: Map<string, Head>): { chunk: number; recording: number } {
+  private legacyMarks(
+    digests: readonly number[],
+    heads: Map<string, Head>,
+  ): { chunk: number; recording: number } {
     const persistent = new Set(this.options.persistentChains ?? []);
     let chunk = 0;
     let recording = 0;

@@ -318,6 +318,7 @@ const VERIFIED: VerificationReport = {
   records: 30,
   recordings: 0,
   problems: [],
+  notes: [],
   ok: true,
 };
 
