@@ -38,6 +38,11 @@ function statementCanonical(body: RecordBody<StatementRecord>, links: ChainLinks
     parameters: body.parameters?.map((p) => ({ format: p.format, sha256: p.sha256 })),
     prev: links.prev,
     protocol: body.protocol,
+    query: body.query && {
+      index: body.query.index,
+      refusedFor: body.query.refusedFor,
+      statements: body.query.statements,
+    },
     reads: body.reads,
     recording: body.recording && { cut: body.recording.cut, omittedBytes: body.recording.omittedBytes },
     redacted: body.redacted,

@@ -7,9 +7,12 @@ export function sha256Hex(data: string | Buffer): string {
   return hash('sha256', data, 'hex');
 }
 
-/** The `prev` of a session's first record: its chain starts from the session id. */
-export function genesisHash(session: string): string {
-  return sha256Hex(`gatehouse-audit-v${AUDIT_SCHEMA_VERSION}:${session}`);
+/**
+ * The `prev` of a session's first record: its chain starts from the session id and the version of
+ * the schema the record was written under (a store keeps chains of every version).
+ */
+export function genesisHash(session: string, version: number = AUDIT_SCHEMA_VERSION): string {
+  return sha256Hex(`gatehouse-audit-v${version}:${session}`);
 }
 
 /** The hash a record must carry: SHA-256 of its canonical JSON without `hash`. */

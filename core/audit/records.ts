@@ -1,10 +1,11 @@
 /**
- * The audit record types, version 1 (documented in docs/audit-records.md, JSON schema in
- * docs/audit-records.schema.json). Every record carries `prev`, the SHA-256 of the canonical JSON of
+ * The audit record types, version 2 (documented in docs/audit-records.md, JSON schema in
+ * docs/audit-records.schema.json; version 2 adds `query` to statement records, and version 1 records
+ * stay valid). Every record carries `prev`, the SHA-256 of the canonical JSON of
  * the previous record of the same session (the first one chains to the session id), and `hash`, the
  * SHA-256 of its own canonical JSON without `hash`.
  */
-export const AUDIT_SCHEMA_VERSION = 1;
+export const AUDIT_SCHEMA_VERSION = 2;
 
 export interface IdentityFacts {
   issuer: string;
@@ -18,7 +19,8 @@ export interface SourceFacts {
 }
 
 interface RecordBase {
-  v: typeof AUDIT_SCHEMA_VERSION;
+  /** The schema version the record was written under (stores keep records of every version). */
+  v: 1 | typeof AUDIT_SCHEMA_VERSION;
   session: string;
   /** Position in the session's chain, from 0. */
   seq: number;

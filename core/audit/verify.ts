@@ -310,10 +310,9 @@ function segments(
   problems: Problem[],
 ): AuditRecord[][] {
   const result: AuditRecord[][] = [[]];
-  const genesis = genesisHash(session);
   for (const { record, legacy } of list) {
     const current = result.at(-1)!;
-    if (current.length > 0 && record.seq === 0 && record.prev === genesis && legacy) {
+    if (current.length > 0 && record.seq === 0 && record.prev === genesisHash(session, record.v) && legacy) {
       problems.push({
         writer,
         kind: 'legacy-restart',
@@ -359,7 +358,8 @@ function checkChain(writer: string, session: string, records: AuditRecord[], pro
     if (same.length > 1) continue;
     const record = same[0]!;
     const before = seq === 0 ? undefined : bySeq.get(seq - 1);
-    const expected = seq === 0 ? genesisHash(session) : before?.length === 1 ? before[0]!.hash : undefined;
+    const expected =
+      seq === 0 ? genesisHash(session, record.v) : before?.length === 1 ? before[0]!.hash : undefined;
     if (expected !== undefined && record.prev !== expected) {
       report('record-inserted', `record ${seq} does not follow record ${seq - 1} of this chain`);
     }

@@ -11,10 +11,11 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { SessionChain } from '../../../core/audit/chain';
+import { SessionChain, sha256Hex } from '../../../core/audit/chain';
 import { type Digest, signDigest } from '../../../core/audit/digest';
 import type { PolicyReloadRecord, RecordBody, StatementRecord } from '../../../core/audit/records';
 import { verifyStore } from '../../../core/audit/verify';
+import { FrameKind } from '../../../core/recording/frames';
 import type { AuditWriter } from '../../../fargate-proxy/src/audit/audit-writer';
 import { readWriterDirectory } from '../../../fargate-proxy/src/audit/local-store';
 import { silentLogger } from '../../../fargate-proxy/src/observability/logger';
@@ -96,10 +97,10 @@ describe('audit chains across restarts and crashes', () => {
     let clock = 1_700_000_000_000;
     const first = processOf(directory, () => clock, true);
     first.append<StatementRecord>('s1', statementBody('SELECT 1', clock * 1000));
-    first.recording!.writer.frame('client', 's1', clock * 1000, 'SELECT 1');
+    first.recording!.writer.frame(FrameKind.Client, 's1', clock * 1000, 'SELECT 1');
     await first.digest();
     first.append<StatementRecord>('s1', statementBody('SELECT 2', clock * 1000 + 5));
-    first.recording!.writer.frame('client', 's1', clock * 1000 + 5, 'SELECT 2');
+    first.recording!.writer.frame(FrameKind.Client, 's1', clock * 1000 + 5, 'SELECT 2');
     first.flush();
     first.recording!.writer.flush();
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -153,7 +154,6 @@ describe('audit chains across restarts and crashes', () => {
       const { line, hash } = chain.appendLine(reload(clock * 1000 + process));
       const name = `chunk-${process}.jsonl`;
       writeFileSync(path.join(directory, name), line, { flag: 'w' });
-      const { sha256Hex } = await import('../../../core/audit/chain');
       const digest: Digest = await signDigest(
         {
           type: 'digest',
@@ -244,7 +244,8 @@ describe('audit chains across restarts and crashes', () => {
             const chunk = path.join(directory, chunks[which % chunks.length]!);
             mutations.push(() => {
               const bytes = readFileSync(chunk);
-              bytes[which % bytes.length] ^= 1;
+              const at = which % bytes.length;
+              bytes[at] = bytes[at]! ^ 1;
               writeFileSync(chunk, bytes);
               return 'chunk-altered';
             });
