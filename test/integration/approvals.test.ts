@@ -191,9 +191,10 @@ describe('approvals', () => {
 
   /** The approval events the audit trail holds for one request. */
   function approvalEvents(id: string): ApprovalEventRecord[] {
-    return storedRecords(auditDirectory).filter(
-      (record): record is ApprovalEventRecord => record.type === 'approval' && record.id === id,
-    );
+    // In chain order: the store's files are read in directory order, not in the order written.
+    return storedRecords(auditDirectory)
+      .filter((record): record is ApprovalEventRecord => record.type === 'approval' && record.id === id)
+      .sort((a, b) => a.seq - b.seq);
   }
 
   /** Waits until a request for `text` is pending, and returns its id. */
