@@ -332,9 +332,14 @@ function segments(
  */
 function checkChain(writer: string, session: string, records: AuditRecord[], problems: Problem[]): void {
   const bySeq = new Map<number, AuditRecord[]>();
-  for (const record of records) bySeq.set(record.seq, [...(bySeq.get(record.seq) ?? []), record]);
+  let max = -1;
+  for (const record of records) {
+    const same = bySeq.get(record.seq);
+    if (same) same.push(record);
+    else bySeq.set(record.seq, [record]);
+    if (record.seq > max) max = record.seq;
+  }
   const report = (kind: ProblemKind, detail: string) => problems.push({ writer, kind, session, detail });
-  const max = Math.max(...records.map((r) => r.seq));
   let gapStart: number | undefined;
   for (let seq = 0; seq <= max + 1; seq++) {
     const missing = seq <= max && !bySeq.has(seq);

@@ -4,11 +4,9 @@ import { Client } from 'pg';
 import type { StatementRecord } from '../../core/audit/records';
 import { LocalApprovalStore } from '../../fargate-proxy/src/approval/local-approval-store';
 import { storedRecords } from '../support/audit-records';
-import { testHome, testIssuer, testUpstream } from '../support/environment';
-import { startTestGateway, type TestGateway } from '../support/gateway';
+import { testHome, testUpstream } from '../support/environment';
+import { connectThrough, startTestGateway, type TestGateway } from '../support/gateway';
 import { writeTestPolicy } from '../support/test-policy';
-
-const ssl = { rejectUnauthorized: false };
 
 const POLICY = `version: 1
 identities:
@@ -47,16 +45,7 @@ describe('approval covering a time-boxed elevation of the grant', () => {
   let directory: string;
   let auditDirectory: string;
 
-  async function connect(subject: string): Promise<Client> {
-    const client = new Client({
-      ...gateway.connection(subject),
-      password: testIssuer().sign({ sub: subject }, 600),
-      ssl,
-    });
-    client.on('error', () => undefined);
-    await client.connect();
-    return client;
-  }
+  const connect = (subject: string): Promise<Client> => connectThrough(gateway, subject);
 
   beforeAll(async () => {
     directory = mkdtempSync(path.join(testHome(), 'elevation-'));

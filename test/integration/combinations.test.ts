@@ -5,8 +5,8 @@ import type { ApprovalEventRecord, AuditRecord, StatementRecord } from '../../co
 import { LocalApprovalStore } from '../../fargate-proxy/src/approval/local-approval-store';
 import { storedRecords } from '../support/audit-records';
 import { sendCancel } from '../support/cancel';
-import { testHome, testIssuer, testUpstream } from '../support/environment';
-import { startTestGateway, type TestGateway } from '../support/gateway';
+import { testHome, testUpstream } from '../support/environment';
+import { connectThrough, startTestGateway, type TestGateway } from '../support/gateway';
 import { writeTestPolicy } from '../support/test-policy';
 
 /**
@@ -16,7 +16,6 @@ import { writeTestPolicy } from '../support/test-policy';
  * the client saw, the server's state, the audit records and the approval store.
  */
 
-const ssl = { rejectUnauthorized: false };
 const SCHEMA = 'combo';
 
 const grant = (name: string, masking: boolean, strict: boolean) => `
@@ -130,16 +129,7 @@ describe('features in combination: protocol × decision × grant × audit', () =
     await admin?.end();
   });
 
-  async function connect(subject: GrantName): Promise<Client> {
-    const client = new Client({
-      ...gateway.connection(subject),
-      password: testIssuer().sign({ sub: subject }, 600),
-      ssl,
-    });
-    client.on('error', () => undefined);
-    await client.connect();
-    return client;
-  }
+  const connect = (subject: GrantName): Promise<Client> => connectThrough(gateway, subject);
 
   /** The statement of a cell: its text and values, by decision and protocol. */
   function statementOf(cell: Cell, id: number): { text: string; values?: unknown[]; name?: string } {

@@ -1,5 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
+import { Client } from 'pg';
 import { type GatewayConfigInput, parseGatewayConfig } from '../../fargate-proxy/src/config';
 import { silentLogger } from '../../fargate-proxy/src/observability/logger';
 import { type RunningGateway, startGateway } from '../../fargate-proxy/src/server/primary';
@@ -103,4 +104,15 @@ export async function startTestGateway(
       database: 'postgres',
     }),
   };
+}
+
+/**
+ * A node-postgres client connected through the gateway as `subject` (TLS, the test certificate
+ * accepted); errors after connecting are the test's to observe, not the process's.
+ */
+export async function connectThrough(gateway: TestGateway, subject: string): Promise<Client> {
+  const client = new Client({ ...gateway.connection(subject), ssl: { rejectUnauthorized: false } });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
 }

@@ -219,6 +219,12 @@ export class AuditWriter {
       for (const [session, head] of Object.entries(digest.heads))
         if (persistent.has(session)) heads.set(session, head);
     }
+    // Shipped files were listed before they were shipped, even where their digest is now a marker.
+    for (const name of readdirSync(this.options.directory)) {
+      if (!name.endsWith('.shipped')) continue;
+      chunk = Math.max(chunk, chunkNumber(name) + 1);
+      recording = Math.max(recording, recordingNumber(name) + 1);
+    }
     return { chunk, recording };
   }
 

@@ -14,7 +14,7 @@ type Answer = ApprovalOutcome | { failed: string };
 export interface ApprovalSession {
   elevate(coverage: Coverage, until: number | undefined, id: string, by: readonly string[]): void;
   /** The server's idle_in_transaction_session_timeout, in ms (0: none). */
-  readonly idleInTransactionMs: number;
+  idleInTransactionMs(): number;
   inTransaction(): boolean;
 }
 
@@ -131,7 +131,7 @@ export class ApprovalStage {
    * session under it (with a margin for the decision to travel).
    */
   private holdLimitMs(timeoutMs: number, wait: boolean): number {
-    const idle = this.session.idleInTransactionMs;
+    const idle = this.session.idleInTransactionMs();
     if (!wait || idle <= 0 || !this.session.inTransaction()) return timeoutMs;
     const margin = Math.min(2_000, idle / 5);
     return Math.min(timeoutMs, idle - margin);
@@ -146,15 +146,16 @@ export class ApprovalStage {
   }
 
   /**
-   * The session is over: a statement still waiting withdraws its request. Resolves once the
-   * withdrawal is stored and recorded, so the session's last record comes after it.
+   * The session is over: a statement still waiting withdraws its request. Returns a promise that
+   * resolves once the withdrawal is stored and recorded (so the session's last record comes after
+   * it), or undefined when nothing was waiting.
    */
-  close(): Promise<void> {
+  close(): Promise<void> | undefined {
     this.closed = true;
     const statement = this.waiting;
     this.waiting = undefined;
     const held = statement?.approval?.held;
-    if (!held || statement.approval!.cancelled) return Promise.resolve();
+    if (!held || statement.approval!.cancelled) return undefined;
     statement.approval!.cancelled = true;
     statement.approval!.withdrawn = true;
     return this.withdraw(held);

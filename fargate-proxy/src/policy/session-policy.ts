@@ -107,17 +107,15 @@ export class SessionPolicy implements StatementGate {
       context.approvals &&
       new ApprovalStage(context.approvals, {
         elevate: (coverage, until, id, by) => this.elevate(coverage, until, id, by),
-        get idleInTransactionMs() {
-          return session.idleInTransactionMs;
-        },
+        idleInTransactionMs: () => this.idleInTransactionMs,
         inTransaction: () => this.inTransaction(),
       });
-    const session = this;
     this.textStages = [
       (s) => this.limits(s),
       (s) => this.analyse(s),
       (s) => this.decide(s),
       (s) => this.approve(s),
+      (s) => this.invalidateLineage(s),
       (s) => this.mask(s),
       (s) => this.pace(s),
     ];
@@ -288,14 +286,18 @@ export class SessionPolicy implements StatementGate {
     return this.approvals!.step(statement, approvalCase, [], decided);
   }
 
+  /** DDL may change views and tables: cached lineage is forgotten (once, before masking traces). */
+  private invalidateLineage(statement: Statement): StageResult {
+    if (statement.analysis!.statements.some((s) => s.class === 'ddl'))
+      this.context.masking?.invalidate(this.database);
+    return undefined;
+  }
+
+  /** Masking's verdict; a catalogue look-up is a wait, after which tracing runs again. */
   private mask(statement: Statement): StageResult {
     const planner = this.context.masking;
     if (!planner) return undefined;
-    const analysis = statement.analysis!;
-    // DDL invalidates cached lineage (once: the step may run again after a catalogue look-up).
-    if (statement.masking === undefined && analysis.statements.some((s) => s.class === 'ddl'))
-      planner.invalidate(this.database);
-    return maskingStep(statement, statement.grant!, analysis, {
+    return maskingStep(statement, statement.grant!, statement.analysis!, {
       planner,
       tokenVault: this.context.tokenVault,
       database: this.database,
@@ -414,11 +416,12 @@ export class SessionPolicy implements StatementGate {
   }
 
   /**
-   * The session is over: a statement still waiting for approval withdraws its request. Resolves once
-   * the withdrawal is recorded in the session's audit trail.
+   * The session is over: a statement still waiting for approval withdraws its request. Returns a
+   * promise that resolves once the withdrawal is in the session's audit trail, or undefined when
+   * nothing waited.
    */
-  close(): Promise<void> {
-    return this.approvals?.close() ?? Promise.resolve();
+  close(): Promise<void> | undefined {
+    return this.approvals?.close();
   }
 }
 

@@ -344,17 +344,24 @@ export class ClientSession {
         this.live = undefined;
         unregister();
         this.deps.metrics.data.connectionsActive--;
+        const end = () => {
+          this.audit?.end(this.endReason ?? reason);
+          this.log.info('session ended');
+          this.finish();
+        };
         // A statement still waiting for approval withdraws its request first, so the session's trail
         // says how the request ended before the session's end (bounded: a store that hangs is logged).
         const withdrawn = admitted.policy.close();
+        if (!withdrawn) {
+          end();
+          return;
+        }
         const bound = new Promise<'timeout'>((resolve) =>
           setTimeout(() => resolve('timeout'), WITHDRAW_WAIT_MS).unref(),
         );
         void Promise.race([withdrawn, bound]).then((result) => {
           if (result === 'timeout') this.log.error('approval request not withdrawn in time', {});
-          this.audit?.end(this.endReason ?? reason);
-          this.log.info('session ended');
-          this.finish();
+          end();
         });
       },
     });
