@@ -19,6 +19,8 @@ export interface GatewaySetup {
   maxConnections: number;
   /** Extra node flags for the primary (e.g. --cpu-prof with workers 0 for a profile). */
   nodeArgs: readonly string[];
+  /** The CLI to run: this build's unless another's is given (a baseline to compare with). */
+  cli?: string;
 }
 
 export interface BenchGateway {
@@ -108,7 +110,7 @@ export async function startBenchGateway(setup: GatewaySetup): Promise<BenchGatew
   const issuer = openLocalIssuer(path.join(setup.directory, 'issuer'));
   const tls = await ensureSelfSignedCertificate(path.join(setup.directory, 'tls'));
   const configFile = writeConfig(setup, issuer, tls);
-  const cli = path.join(__dirname, '..', 'bin', 'gatehouse.js');
+  const cli = setup.cli ?? path.join(__dirname, '..', 'bin', 'gatehouse.js');
   const child = spawn(process.execPath, [...setup.nodeArgs, cli, 'serve'], {
     env: {
       ...process.env,

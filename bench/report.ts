@@ -261,3 +261,35 @@ export function formatReport(
   ];
   return lines.join('\n');
 }
+
+/** Targets of a change that must not cost throughput (issue 13): against the build before it. */
+const BASELINE_TARGETS = { tps: 0.97, cpu: 1.03 };
+
+/**
+ * This build against the baseline build, from runs interleaved in the same rounds: TPS and CPU per
+ * transaction, new ÷ old, under both grants and protocols; empty when no baseline ran.
+ */
+export function formatBaselineReport(summary: Summary, baselineCli: string | undefined): string {
+  if (!baselineCli) return '';
+  const m = (id: string) => summary.medians[id];
+  const rows = VARIANTS.flatMap((variant) =>
+    (['simple', 'prepared'] as const).map((protocol) => {
+      const now = m(`${variant}/${protocol}/c8`);
+      const before = m(`${variant.replace('gateway', 'baseline')}/${protocol}/c8`);
+      if (!now || !before) return [`${VARIANT_TARGETS[variant].label}, ${protocol}`, '–', '–', ''];
+      const tpsRatio = now.tps / before.tps;
+      const cpuRatio = (now.cpuUsPerTxn ?? Number.NaN) / (before.cpuUsPerTxn ?? Number.NaN);
+      return [
+        `${VARIANT_TARGETS[variant].label}, ${protocol}`,
+        `${tps(now.tps)} / ${tps(before.tps)} = ${ratio(tpsRatio)}`,
+        `${us(now.cpuUsPerTxn)} / ${us(before.cpuUsPerTxn)} = ${ratio(cpuRatio)}`,
+        `TPS ≥ ${BASELINE_TARGETS.tps}: ${verdict(shown(tpsRatio, 2) >= BASELINE_TARGETS.tps)}; CPU ≤ ${BASELINE_TARGETS.cpu}: ${verdict(shown(cpuRatio, 2) <= BASELINE_TARGETS.cpu)}`,
+      ];
+    }),
+  );
+  return [
+    `This build / baseline (${baselineCli}), 8 clients, the same rounds`,
+    table([['', 'TPS (this / baseline)', 'CPU per txn (this / baseline)', 'targets'], ...rows]),
+    '',
+  ].join('\n');
+}

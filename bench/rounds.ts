@@ -1,7 +1,7 @@
 import { type Endpoint, runPgbench } from './pgbench';
 import { cpuBetween, cpuSnapshot } from './process-stats';
 import type { RunRecord } from './report';
-import { ROUND, type Scenario, type TargetName } from './scenarios';
+import { BASELINE_ROUND, ROUND, type Scenario, type TargetName } from './scenarios';
 import type { BenchSettings } from './settings';
 
 /** How pgbench reaches each target, and which process tree to charge the CPU to (none for direct). */
@@ -63,8 +63,9 @@ export async function runRounds(
   say: (line: string) => void,
 ): Promise<RunRecord[]> {
   const records: RunRecord[] = [];
+  const scenarios = settings.baselineCli ? [...ROUND, ...BASELINE_ROUND] : ROUND;
   for (let round = 1; round <= settings.rounds; round++) {
-    for (const scenario of ROUND) {
+    for (const scenario of scenarios) {
       const { record, warning } = await measure(pgbench, targets, scenario, settings.seconds, round);
       records.push(record);
       const cpu = record.cpuUsPerTxn === null ? '' : `  ${record.cpuUsPerTxn.toFixed(1)} µs CPU/txn`;

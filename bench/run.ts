@@ -10,7 +10,7 @@ import { describeMachine, toolVersion } from './machine';
 import { formatMaskingReport, runMaskingRounds, summarizeMasking } from './masking-bench';
 import { type BenchPgbouncer, findPgbouncer, startBenchPgbouncer } from './pgbouncer';
 import { BENCH_DATABASE, type BenchPostgres, countSessions, startBenchPostgres } from './postgres';
-import { formatReport, summarize } from './report';
+import { formatBaselineReport, formatReport, summarize } from './report';
 import { runRounds, type Targets, warmUp } from './rounds';
 import { readSettings } from './settings';
 
@@ -108,6 +108,19 @@ async function main(): Promise<void> {
       nodeArgs: [],
     });
     stops.push(cluster.stop);
+    let baseline: BenchGateway | undefined;
+    if (settings.baselineCli) {
+      mkdirSync(path.join(directory, 'baseline'), { recursive: true });
+      baseline = await startBenchGateway({
+        directory: path.join(directory, 'baseline'),
+        upstream,
+        workers: settings.gatewayWorkers,
+        maxConnections: 1000,
+        nodeArgs: [],
+        cli: settings.baselineCli,
+      });
+      stops.push(baseline.stop);
+    }
     const pgbouncer: BenchPgbouncer = await startBenchPgbouncer(pgbouncerBinary, {
       directory,
       port: await freePort(),
@@ -141,11 +154,14 @@ async function main(): Promise<void> {
           case 'gateway':
           case 'gateway-policy':
           case 'gateway-strict':
-          case 'gateway-cluster': {
+          case 'gateway-cluster':
+          case 'baseline':
+          case 'baseline-policy': {
             // The token is the password: a fresh one per run, valid well past the run's connections.
-            const serving = target === 'gateway-cluster' ? cluster : gateway;
+            const serving =
+              target === 'gateway-cluster' ? cluster : target.startsWith('baseline') ? baseline! : gateway;
             const claims =
-              target === 'gateway-policy'
+              target === 'gateway-policy' || target === 'baseline-policy'
                 ? UNAUDITED_CLAIMS
                 : target === 'gateway-strict'
                   ? STRICT_CLAIMS
@@ -165,6 +181,8 @@ async function main(): Promise<void> {
           'gateway-policy': gateway.pid,
           'gateway-strict': gateway.pid,
           'gateway-cluster': cluster.pid,
+          baseline: baseline?.pid,
+          'baseline-policy': baseline?.pid,
           pgbouncer: pgbouncer.pid,
           direct: undefined,
         })[target],
@@ -207,6 +225,7 @@ async function main(): Promise<void> {
     load.end = os.loadavg()[0] ?? 0;
     const summary = summarize(runs, idle);
     say(formatReport(summary, machine, settings, load));
+    say(formatBaselineReport(summary, settings.baselineCli));
     const masking = summarizeMasking(maskingRuns);
     say(formatMaskingReport(masking));
     if (gateway.problems.length > 0) {

@@ -13,7 +13,10 @@ export type TargetName =
   | 'gateway-policy'
   | 'gateway-strict'
   | 'pgbouncer'
-  | 'gateway-cluster';
+  | 'gateway-cluster'
+  // Another build (BENCH_BASELINE_CLI) under the all-on and the policy-only grants.
+  | 'baseline'
+  | 'baseline-policy';
 
 export interface Scenario {
   /** Stable key in the results JSON. */
@@ -72,3 +75,14 @@ export const ROUND: readonly Scenario[] = [
   oneClient('gateway-policy', 'prepared'),
   oneClient('pgbouncer', 'prepared'),
 ];
+
+/**
+ * With a baseline build: this build and the baseline, run after run, under both grants and both
+ * protocols, so each pair meets the same moment of a shared machine.
+ */
+export const BASELINE_ROUND: readonly Scenario[] = (['simple', 'prepared'] as const).flatMap((protocol) => [
+  throughput('gateway', protocol),
+  throughput('baseline', protocol),
+  throughput('gateway-policy', protocol),
+  throughput('baseline-policy', protocol),
+]);

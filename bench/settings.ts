@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 
 /** The benchmark's knobs, all from the environment so `npm run bench` needs no arguments. */
 export interface BenchSettings {
@@ -17,6 +19,11 @@ export interface BenchSettings {
   idleConnections: number;
   /** Extra node flags for the gateway primary (BENCH_GATEWAY_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"). */
   gatewayNodeArgs: string[];
+  /**
+   * Another build's CLI (BENCH_BASELINE_CLI, e.g. /tmp/before/dist/bin/gatehouse.js): run as a second
+   * gateway beside this one, its runs interleaved with this one's, and compared in the report.
+   */
+  baselineCli: string | undefined;
 }
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
@@ -28,6 +35,14 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number,
   return value;
 }
 
+function baselineCli(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const file = path.resolve(raw);
+  if (!existsSync(file))
+    throw new Error(`BENCH_BASELINE_CLI: no file ${file} (build the other checkout first)`);
+  return file;
+}
+
 export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
   return {
     seconds: positiveInteger(env, 'BENCH_SECONDS', 10),
@@ -36,5 +51,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     clusterWorkers: os.availableParallelism(),
     idleConnections: positiveInteger(env, 'BENCH_IDLE_CONNECTIONS', 2000),
     gatewayNodeArgs: (env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== ''),
+    baselineCli: baselineCli(env.BENCH_BASELINE_CLI),
   };
 }
