@@ -422,6 +422,7 @@ export function analyseEvidence(input: AnalysisInput): EvidenceAnalysis {
   const approvalIds = new Set<string>();
   const approvalStatements = new Map<string, StoredRecord[]>();
   const approvalCounts = { requested: 0, approved: 0, denied: 0, timedOut: 0, cancelled: 0 };
+  const endedRequests = new Set<string>();
   let statements = 0;
   let refusals = 0;
   for (const stored of periodRecords) {
@@ -500,10 +501,15 @@ export function analyseEvidence(input: AnalysisInput): EvidenceAnalysis {
           approvalCounts.requested++;
           day(record.time).approvals++;
           if (acc) acc.approvalsRequested++;
-        } else if (record.event === 'approved') approvalCounts.approved++;
-        else if (record.event === 'denied') approvalCounts.denied++;
-        else if (record.event === 'timed-out') approvalCounts.timedOut++;
-        else if (record.event === 'cancelled') approvalCounts.cancelled++;
+        } else if (!endedRequests.has(record.id)) {
+          // A request ends once; a statement asking again after its end (`wait: false`) records the
+          // answer again, which is not another outcome.
+          endedRequests.add(record.id);
+          if (record.event === 'approved') approvalCounts.approved++;
+          else if (record.event === 'denied') approvalCounts.denied++;
+          else if (record.event === 'timed-out') approvalCounts.timedOut++;
+          else if (record.event === 'cancelled') approvalCounts.cancelled++;
+        }
         break;
       case 'policy-reload': {
         const key = JSON.stringify([record.outcome, record.digest, record.previous, record.version ?? null]);

@@ -819,6 +819,34 @@ describe('control statuses, each way', () => {
     ]);
   });
 
+  it('counts approval requests by how each ended, once, however often a client asked again', () => {
+    // GIVEN a request denied, and the same statement asked again twice (wait: false): three denials told
+    const s = tidy();
+    const common = { type: 'approval', id: 'apr-9', grant: 'deploys', rule: 'drops' };
+    s.add('s-2', { ...common, time: FROM + 2 * H + 1, event: 'requested', approvers: ['alice'], needed: 1 });
+    for (const offset of [2, 3, 4]) {
+      s.add('s-2', {
+        ...common,
+        time: FROM + 2 * H + offset,
+        event: 'denied',
+        notifications: [],
+        decisions: [{ approver: 'alice', verdict: 'denied', channel: 'cli', time: FROM + 2 * H + 2 }],
+      });
+    }
+    // THEN the period has one request, denied once, and CM-5's text says so
+    const { summary } = buildEvidence(input(s));
+    expect(summary.counts.approvals).toEqual({
+      requested: 1,
+      approved: 0,
+      denied: 1,
+      timedOut: 0,
+      cancelled: 0,
+    });
+    expect(status(controls(s, { policy: tidyPolicy }), 'CM-5').reason).toMatch(
+      /^1 approval request \(0 approved, 1 denied/,
+    );
+  });
+
   it('CM-3: a finding for rejected or unattributed policy changes', () => {
     const s = tidy();
     s.add('policy-gw-w0', {
