@@ -22,6 +22,15 @@ export const GATEWAY_METRICS = {
   },
   ApprovalsRequested: { kind: 'counter', statistic: 'Sum', unit: 'Count', label: 'Approval requests opened' },
   ApprovalsPending: { kind: 'gauge', statistic: 'Sum', unit: 'Count', label: 'Statements held for approval' },
+  ApprovalsApproved: { kind: 'counter', statistic: 'Sum', unit: 'Count', label: 'Requests approved' },
+  ApprovalsDenied: { kind: 'counter', statistic: 'Sum', unit: 'Count', label: 'Requests denied' },
+  ApprovalsTimedOut: { kind: 'counter', statistic: 'Sum', unit: 'Count', label: 'Requests timed out' },
+  ApprovalsCancelled: {
+    kind: 'counter',
+    statistic: 'Sum',
+    unit: 'Count',
+    label: 'Requests withdrawn by their client',
+  },
   AuditBacklog: { kind: 'gauge', statistic: 'Maximum', unit: 'Count', label: 'Sealed files not yet shipped' },
   AuditFailures: {
     kind: 'counter',

@@ -266,6 +266,12 @@ export class GatewayMonitoring extends Construct {
         [this.gatewayMetric('AverageLatency', { statistic: 'Maximum', label: 'Slowest task (mean)' })],
       ),
       this.graph('Approvals', ['ApprovalsRequested', 'ApprovalsPending']),
+      this.graph('Approvals by outcome', [
+        'ApprovalsApproved',
+        'ApprovalsDenied',
+        'ApprovalsTimedOut',
+        'ApprovalsCancelled',
+      ]),
       this.graph('Audit', ['AuditBacklog', 'AuditFailures'], [auditBacklogHigh]),
     );
     const row: cloudwatch.IWidget[] = [this.graph('Client bytes', ['BytesIn', 'BytesOut'])];

@@ -322,4 +322,17 @@ describe('features in combination: protocol × decision × grant × audit', () =
       }
     },
   );
+
+  it('counts each request once by how it ended, in the metrics', async () => {
+    const cells = (decisions: Decision[]) => CELLS.filter((cell) => decisions.includes(cell.decision)).length;
+    const metrics = await fetch(`http://127.0.0.1:${gateway.healthPort}/metrics`).then((r) => r.text());
+    const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    expect(value('gatehouse_approvals_approved_total')).toBe(cells(['approved', 'retried']));
+    expect(value('gatehouse_approvals_denied_total')).toBe(cells(['denied']));
+    expect(value('gatehouse_approvals_cancelled_total')).toBe(cells(['cancelled', 'disconnected']));
+    expect(value('gatehouse_approvals_requested_total')).toBe(
+      cells(['approved', 'retried', 'denied', 'cancelled', 'disconnected']),
+    );
+    expect(value('gatehouse_approvals_held')).toBe(0);
+  });
 });

@@ -31,6 +31,11 @@ export interface MetricsSnapshot {
   approvalsRequested: number;
   /** Statements held on the wire for approval now (a gauge). */
   approvalsHeld: number;
+  /** Approval requests this gateway's sessions saw end, by how (each counted once, by its session). */
+  approvalsApproved: number;
+  approvalsDenied: number;
+  approvalsTimedOut: number;
+  approvalsCancelled: number;
   bytesFromClients: number;
   bytesToClients: number;
   /** Cumulative counts per LATENCY_BUCKETS entry, plus one for +Inf. */
@@ -57,6 +62,10 @@ export function emptySnapshot(): MetricsSnapshot {
     auditCloudWatchDropped: 0,
     approvalsRequested: 0,
     approvalsHeld: 0,
+    approvalsApproved: 0,
+    approvalsDenied: 0,
+    approvalsTimedOut: 0,
+    approvalsCancelled: 0,
     bytesFromClients: 0,
     bytesToClients: 0,
     latencyBuckets: new Array(LATENCY_BUCKETS.length + 1).fill(0),
@@ -148,6 +157,20 @@ const COUNTERS: Array<[keyof MetricsSnapshot, string, string, 'counter' | 'gauge
   ],
   ['approvalsRequested', 'gatehouse_approvals_requested_total', 'Approval requests opened', 'counter'],
   ['approvalsHeld', 'gatehouse_approvals_held', 'Statements held on the wire for approval now', 'gauge'],
+  [
+    'approvalsApproved',
+    'gatehouse_approvals_approved_total',
+    'Approval requests that ended approved',
+    'counter',
+  ],
+  ['approvalsDenied', 'gatehouse_approvals_denied_total', 'Approval requests that ended denied', 'counter'],
+  ['approvalsTimedOut', 'gatehouse_approvals_timed_out_total', 'Approval requests that timed out', 'counter'],
+  [
+    'approvalsCancelled',
+    'gatehouse_approvals_cancelled_total',
+    'Approval requests withdrawn by their client (cancel or disconnect)',
+    'counter',
+  ],
   ['bytesFromClients', 'gatehouse_client_bytes_received_total', 'Bytes received from clients', 'counter'],
   ['bytesToClients', 'gatehouse_client_bytes_sent_total', 'Bytes sent to clients', 'counter'],
 ];
@@ -199,6 +222,10 @@ export function toEmbeddedMetric(
     ProtocolErrors: delta('protocolErrors'),
     ApprovalsRequested: delta('approvalsRequested'),
     ApprovalsPending: current.approvalsHeld,
+    ApprovalsApproved: delta('approvalsApproved'),
+    ApprovalsDenied: delta('approvalsDenied'),
+    ApprovalsTimedOut: delta('approvalsTimedOut'),
+    ApprovalsCancelled: delta('approvalsCancelled'),
     AuditBacklog: current.auditShipBacklog,
     AuditFailures: delta('auditStrictFailures') + delta('auditSpoolFailures'),
     BytesIn: delta('bytesFromClients'),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { allowedValue, pinnedSettings } from '../../../core/policy/session-settings';
+import type { ApprovalEvent } from '../approval/approval-events';
 import type { AuditWriter } from '../audit/audit-writer';
 import { SessionAudit } from '../audit/session-audit';
 import type { StatementTracker } from '../audit/statement-tracker';
@@ -328,7 +329,7 @@ export class ClientSession {
     };
     admitted.policy.idleInTransactionMs = Number(upstream.settings.get(IDLE_IN_TRANSACTION) ?? 0);
     admitted.policy.onApproval = (event) => {
-      if (event.event === 'requested') this.deps.metrics.data.approvalsRequested++;
+      this.countApproval(event.id, event.event);
       this.audit?.approval(event);
     };
     this.relay = new Relay({
@@ -369,6 +370,23 @@ export class ClientSession {
     admitted.policy.inTransaction = () => relay.inTransaction;
     this.relay.start(start.leftover, upstream.pending);
     upstream.pending = NOTHING;
+  }
+
+  /** Requests of this session already counted as ended (a `wait: false` retry is told the end again). */
+  private readonly endedApprovals = new Set<string>();
+
+  private countApproval(id: string, event: ApprovalEvent['event']): void {
+    const data = this.deps.metrics.data;
+    if (event === 'requested') {
+      data.approvalsRequested++;
+      return;
+    }
+    if (this.endedApprovals.has(id)) return;
+    this.endedApprovals.add(id);
+    if (event === 'approved') data.approvalsApproved++;
+    else if (event === 'denied') data.approvalsDenied++;
+    else if (event === 'timed-out') data.approvalsTimedOut++;
+    else data.approvalsCancelled++;
   }
 
   /** What the live-session registry shows of this session; undefined until it relays. */
