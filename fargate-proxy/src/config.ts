@@ -300,6 +300,11 @@ export const gatewayConfigSchema = z
         /** A digest also follows the end of a session within this long (ends close together share one). */
         sessionEndDigestMs: z.number().int().min(10).default(1_000),
         /**
+         * How often the writer hashes again what it signed and has not shipped yet (0: never); a
+         * difference is logged and counted (gatehouse_audit_self_check_problems_total).
+         */
+        selfCheckMs: z.number().int().min(0).default(300_000), // 5 minutes
+        /**
          * Where `strict` statements' records go before the statements run (README, "Durability"):
          * the gateway's DynamoDB table in AWS; by default a file in the writer's directory, fsynced.
          */

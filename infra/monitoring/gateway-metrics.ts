@@ -38,6 +38,12 @@ export const GATEWAY_METRICS = {
     unit: 'Count',
     label: 'Strict audit refusals + spool write failures',
   },
+  AuditSelfCheckProblems: {
+    kind: 'counter',
+    statistic: 'Sum',
+    unit: 'Count',
+    label: 'Signed files changed before shipping',
+  },
   BytesIn: { kind: 'counter', statistic: 'Sum', unit: 'Bytes', label: 'Bytes from clients' },
   BytesOut: { kind: 'counter', statistic: 'Sum', unit: 'Bytes', label: 'Bytes to clients' },
   AverageLatency: {

@@ -25,6 +25,8 @@ export type {
 export interface GatewayAlarms {
   /** Strict audit records not stored, or spool writes failed (AuditFailures ≥ threshold in a minute). */
   readonly auditFailures: cloudwatch.Alarm;
+  /** A task's self-check found a signed audit file changed or gone before it was shipped. */
+  readonly auditTampered: cloudwatch.Alarm;
   /** A task's unshipped audit files at or above the threshold for 15 minutes. */
   readonly auditBacklogHigh: cloudwatch.Alarm;
   /** The backlog grew in every 5-minute period of the growth window: shipping is stalled. */
@@ -82,6 +84,20 @@ export class GatewayMonitoring extends Construct {
           'Gatehouse: audit records were not stored. Strict statements were refused (58030) or the spool could not ' +
           'be written (records wait in memory). Check the gateway table and the tasks’ disks and logs.',
         threshold: thresholds.auditFailuresPerMinute,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+    );
+
+    const auditTampered = this.gatewayMetric('AuditSelfCheckProblems', { period: FIVE_MINUTES }).createAlarm(
+      this,
+      'AuditTampered',
+      {
+        alarmDescription:
+          'Gatehouse: a task found an audit file it had signed changed or missing on its disk before shipping. ' +
+          'Treat as tampering: keep the task for investigation and run gatehouse verify on the store.',
+        threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -218,6 +234,7 @@ export class GatewayMonitoring extends Construct {
 
     this.alarms = {
       auditFailures,
+      auditTampered,
       auditBacklogHigh,
       auditBacklogGrowing,
       authFailureSpike,
@@ -272,7 +289,7 @@ export class GatewayMonitoring extends Construct {
         'ApprovalsTimedOut',
         'ApprovalsCancelled',
       ]),
-      this.graph('Audit', ['AuditBacklog', 'AuditFailures'], [auditBacklogHigh]),
+      this.graph('Audit', ['AuditBacklog', 'AuditFailures', 'AuditSelfCheckProblems'], [auditBacklogHigh]),
     );
     const row: cloudwatch.IWidget[] = [this.graph('Client bytes', ['BytesIn', 'BytesOut'])];
     if (targetGroup) {

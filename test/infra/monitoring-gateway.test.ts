@@ -183,6 +183,16 @@ describe('GatewayMonitoring', () => {
       });
     });
 
+    it('fires on any signed audit file a task finds changed before shipping', () => {
+      expect(alarmProps(alarms.auditTampered)).toMatchObject({
+        Metrics: [{ Id: 'm1', ...emfMetric('AuditSelfCheckProblems', 'Sum', 300), ReturnData: true }],
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: 1,
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      });
+    });
+
     it('fires when a task’s audit backlog stays high for 15 minutes', () => {
       expect(alarmProps(alarms.auditBacklogHigh)).toMatchObject({
         Metrics: [{ Id: 'm1', ...emfMetric('AuditBacklog', 'Maximum', 300) }],
@@ -413,6 +423,7 @@ describe('GatewayMonitoring', () => {
           'auditBacklogGrowing',
           'auditBacklogHigh',
           'auditFailures',
+          'auditTampered',
           'authFailureSpike',
           'errorRate',
           'metricsMissing',

@@ -40,6 +40,8 @@ export interface AuditWriterOptions {
   sessionEndDigestMs?: number;
   /** Called after each digest is written (the shipper's cue). */
   onDigest?: () => void;
+  /** Called with each digest as written (the self-check keeps what it signed). */
+  onDigestWritten?: (name: string, bytes: Buffer, digest: Digest) => void;
   /** Called with the lines each spool write put on disk (the CloudWatch Logs copy). */
   onSpooled?: (lines: string) => void;
   /**
@@ -410,9 +412,10 @@ export class AuditWriter {
       },
       this.options.signer,
     );
-    writeFileSync(path.join(directory, `digest-${this.digestSeq}.json`), `${JSON.stringify(digest)}\n`, {
-      mode: 0o600,
-    });
+    const name = `digest-${this.digestSeq}.json`;
+    const bytes = Buffer.from(`${JSON.stringify(digest)}\n`);
+    writeFileSync(path.join(directory, name), bytes, { mode: 0o600 });
+    this.options.onDigestWritten?.(name, bytes, digest);
     this.digestSeq++;
     this.previousSignature = digest.signature;
     this.periodStart = to;

@@ -27,6 +27,9 @@ export interface MetricsSnapshot {
   auditShipBacklog: number;
   /** Audit events dropped from the CloudWatch Logs copy while it was unreachable. */
   auditCloudWatchDropped: number;
+  /** Self-checks of the signed files waiting on the local disk, and what they found changed or gone. */
+  auditSelfChecks: number;
+  auditSelfCheckProblems: number;
   /** Approval requests opened. */
   approvalsRequested: number;
   /** Statements held on the wire for approval now (a gauge). */
@@ -60,6 +63,8 @@ export function emptySnapshot(): MetricsSnapshot {
     auditSpoolFailures: 0,
     auditShipBacklog: 0,
     auditCloudWatchDropped: 0,
+    auditSelfChecks: 0,
+    auditSelfCheckProblems: 0,
     approvalsRequested: 0,
     approvalsHeld: 0,
     approvalsApproved: 0,
@@ -155,6 +160,18 @@ const COUNTERS: Array<[keyof MetricsSnapshot, string, string, 'counter' | 'gauge
     'Audit events dropped from the CloudWatch Logs copy while it was unreachable (the S3 store keeps them)',
     'counter',
   ],
+  [
+    'auditSelfChecks',
+    'gatehouse_audit_self_checks_total',
+    'Self-checks of signed files not yet shipped',
+    'counter',
+  ],
+  [
+    'auditSelfCheckProblems',
+    'gatehouse_audit_self_check_problems_total',
+    'Signed files found changed or missing before shipping by the self-check (alarm on any)',
+    'counter',
+  ],
   ['approvalsRequested', 'gatehouse_approvals_requested_total', 'Approval requests opened', 'counter'],
   ['approvalsHeld', 'gatehouse_approvals_held', 'Statements held on the wire for approval now', 'gauge'],
   [
@@ -228,6 +245,7 @@ export function toEmbeddedMetric(
     ApprovalsCancelled: delta('approvalsCancelled'),
     AuditBacklog: current.auditShipBacklog,
     AuditFailures: delta('auditStrictFailures') + delta('auditSpoolFailures'),
+    AuditSelfCheckProblems: delta('auditSelfCheckProblems'),
     BytesIn: delta('bytesFromClients'),
     BytesOut: delta('bytesToClients'),
     AverageLatency: latencyCount > 0 ? ((current.latencySum - previous.latencySum) / latencyCount) * 1000 : 0,

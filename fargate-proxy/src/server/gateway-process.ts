@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { PolicyReloadRecord, RecordBody } from '../../../core/audit/records';
 import { approvalDeskFor } from '../approval/approval-desk-for';
 import { AuditWriter } from '../audit/audit-writer';
+import { AuditSelfCheck } from '../audit/self-check';
 import { FailureThrottle } from '../auth/failure-throttle';
 import { JwksTokenVerifier } from '../auth/token-verifier';
 import type { CancelForwarder } from '../cancel/cancel-router';
@@ -122,6 +123,7 @@ export async function createGatewayProcess(options: GatewayProcessOptions): Prom
   const cloudwatch = cloudWatchCopy(config, writer, log, metrics);
   // Whatever an earlier process of this writer left sealed goes first.
   void shipper?.ship();
+  const selfCheck = new AuditSelfCheck(directory);
   const audit = new AuditWriter({
     directory,
     writer,
@@ -133,6 +135,7 @@ export async function createGatewayProcess(options: GatewayProcessOptions): Prom
     onSpoolFailure: () => metrics.data.auditSpoolFailures++,
     strict: strictStore(config, directory),
     onDigest: () => void shipper?.ship(),
+    onDigestWritten: (name, bytes, digest) => selfCheck.digestWritten(name, bytes, digest),
     onSpooled: cloudwatch && ((lines) => cloudwatch.add(lines)),
     persistentChains: [policyLog],
     recording: config.recording.enabled
@@ -158,6 +161,18 @@ export async function createGatewayProcess(options: GatewayProcessOptions): Prom
       ...revision,
     }),
   );
+  const selfCheckTimer =
+    config.audit.selfCheckMs > 0
+      ? setInterval(() => {
+          const result = selfCheck.check();
+          metrics.data.auditSelfChecks++;
+          metrics.data.auditSelfCheckProblems += result.problems.length;
+          if (result.problems.length > 0)
+            log.error('audit self-check: signed files changed before shipping', {
+              problems: result.problems,
+            });
+        }, config.audit.selfCheckMs).unref()
+      : undefined;
   const parsePool = new ParsePool(1);
   const now = () => new Date();
   const upstream = await upstreamEndpoint(config);
@@ -234,6 +249,7 @@ export async function createGatewayProcess(options: GatewayProcessOptions): Prom
     policy,
     audit,
     close: async () => {
+      clearInterval(selfCheckTimer);
       policySource.close();
       tlsContext?.close();
       masking.close();
