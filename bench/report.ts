@@ -62,7 +62,8 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-export function summarize(runs: readonly RunRecord[], idle: IdleResult): Summary {
+/** Medians of each scenario's runs. */
+export function mediansOf(runs: readonly RunRecord[]): Record<string, Medians> {
   const medians: Record<string, Medians> = {};
   for (const id of new Set(runs.map((run) => run.scenario))) {
     const mine = runs.filter((run) => run.scenario === id);
@@ -74,6 +75,11 @@ export function summarize(runs: readonly RunRecord[], idle: IdleResult): Summary
       cpuUsPerTxn: cpu.length > 0 ? median(cpu) : null,
     };
   }
+  return medians;
+}
+
+export function summarize(runs: readonly RunRecord[], idle: IdleResult): Summary {
+  const medians = mediansOf(runs);
   const get = (id: string): Medians => {
     const found = medians[id];
     if (!found) throw new Error(`no runs of ${id}`);
@@ -269,7 +275,10 @@ const BASELINE_TARGETS = { tps: 0.97, cpu: 1.03 };
  * This build against the baseline build, from runs interleaved in the same rounds: TPS and CPU per
  * transaction, new ÷ old, under both grants and protocols; empty when no baseline ran.
  */
-export function formatBaselineReport(summary: Summary, baselineCli: string | undefined): string {
+export function formatBaselineReport(
+  summary: Pick<Summary, 'medians'>,
+  baselineCli: string | undefined,
+): string {
   if (!baselineCli) return '';
   const m = (id: string) => summary.medians[id];
   const rows = VARIANTS.flatMap((variant) =>

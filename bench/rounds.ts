@@ -11,8 +11,15 @@ export interface Targets {
 }
 
 /** JIT, the server's buffers and pgbouncer's pool are warm before anything is recorded. */
-export async function warmUp(pgbench: string, targets: Targets, seconds: number): Promise<void> {
-  for (const target of ['direct', 'gateway', 'gateway-policy', 'pgbouncer', 'gateway-cluster'] as const) {
+export async function warmUp(
+  pgbench: string,
+  targets: Targets,
+  seconds: number,
+  baseline: boolean,
+): Promise<void> {
+  const warmed: TargetName[] = ['direct', 'gateway', 'gateway-policy', 'pgbouncer', 'gateway-cluster'];
+  if (baseline) warmed.push('baseline', 'baseline-policy');
+  for (const target of warmed) {
     await runPgbench(pgbench, targets.endpoint(target, 'disable'), {
       protocol: 'simple',
       clients: 8,
@@ -63,7 +70,11 @@ export async function runRounds(
   say: (line: string) => void,
 ): Promise<RunRecord[]> {
   const records: RunRecord[] = [];
-  const scenarios = settings.baselineCli ? [...ROUND, ...BASELINE_ROUND] : ROUND;
+  const scenarios = settings.baselineOnly
+    ? BASELINE_ROUND
+    : settings.baselineCli
+      ? [...ROUND, ...BASELINE_ROUND]
+      : ROUND;
   for (let round = 1; round <= settings.rounds; round++) {
     for (const scenario of scenarios) {
       const { record, warning } = await measure(pgbench, targets, scenario, settings.seconds, round);

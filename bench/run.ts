@@ -10,7 +10,7 @@ import { describeMachine, toolVersion } from './machine';
 import { formatMaskingReport, runMaskingRounds, summarizeMasking } from './masking-bench';
 import { type BenchPgbouncer, findPgbouncer, startBenchPgbouncer } from './pgbouncer';
 import { BENCH_DATABASE, type BenchPostgres, countSessions, startBenchPostgres } from './postgres';
-import { formatBaselineReport, formatReport, summarize } from './report';
+import { formatBaselineReport, formatReport, mediansOf, summarize } from './report';
 import { runRounds, type Targets, warmUp } from './rounds';
 import { readSettings } from './settings';
 
@@ -190,8 +190,12 @@ async function main(): Promise<void> {
 
     const load = { start: os.loadavg()[0] ?? 0, end: 0 };
     say('Warming up…');
-    await warmUp(pgbench, targets, Math.min(2, settings.seconds));
+    await warmUp(pgbench, targets, Math.min(2, settings.seconds), settings.baselineCli !== undefined);
     const runs = await runRounds(pgbench, targets, settings, say);
+    if (settings.baselineOnly) {
+      say(formatBaselineReport({ medians: mediansOf(runs) }, settings.baselineCli));
+      return;
+    }
 
     say('Masking rounds…');
     const maskingTarget = (claims: typeof MASKED_CLAIMS) => () => ({

@@ -24,6 +24,8 @@ export interface BenchSettings {
    * gateway beside this one, its runs interleaved with this one's, and compared in the report.
    */
   baselineCli: string | undefined;
+  /** Only this build against the baseline, nothing else (BENCH_BASELINE_ONLY=1): a quicker A/B run. */
+  baselineOnly: boolean;
 }
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number {
@@ -44,6 +46,8 @@ function baselineCli(raw: string | undefined): string | undefined {
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
+  if (env.BENCH_BASELINE_ONLY === '1' && !env.BENCH_BASELINE_CLI)
+    throw new Error('BENCH_BASELINE_ONLY=1 needs BENCH_BASELINE_CLI (the build to compare with)');
   return {
     seconds: positiveInteger(env, 'BENCH_SECONDS', 10),
     rounds: positiveInteger(env, 'BENCH_ROUNDS', 3),
@@ -52,5 +56,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     idleConnections: positiveInteger(env, 'BENCH_IDLE_CONNECTIONS', 2000),
     gatewayNodeArgs: (env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== ''),
     baselineCli: baselineCli(env.BENCH_BASELINE_CLI),
+    baselineOnly: env.BENCH_BASELINE_ONLY === '1',
   };
 }

@@ -15,9 +15,10 @@ import { ResultMasking } from '../masking/result-masking';
 import { substituteParameters } from '../masking/token-substitution';
 import type { TokenVault } from '../masking/token-vault';
 import type { Statement } from '../session/statement';
-import type { Refusal, StatementGate } from '../session/statement-gate';
+import type { StatementGate } from '../session/statement-gate';
 import { ApprovalStage, type StageResult } from './approval-stage';
 import { maskingStep } from './masking-stage';
+import { audited, cachedDecision, refusalFor } from './policy-decisions';
 import type { StatementAnalyser } from './statement-analyser';
 import type { StatementPacer } from './statement-pacer';
 
@@ -35,23 +36,6 @@ export interface SessionPolicyContext {
   /** Longest statement analysed, in characters; longer ones are refused. */
   maxStatementChars: number;
   now: () => Date;
-}
-
-/** Decisions of one grant, by analysis: the literal-free cache makes most statements hit here. */
-const decisions = new WeakMap<Grant, WeakMap<Analysis, Decision>>();
-
-function cachedDecision(policy: CompiledPolicy, grant: Grant, analysis: Analysis): Decision {
-  let byAnalysis = decisions.get(grant);
-  if (!byAnalysis) {
-    byAnalysis = new WeakMap();
-    decisions.set(grant, byAnalysis);
-  }
-  let decision = byAnalysis.get(analysis);
-  if (!decision) {
-    decision = decide(policy, grant, analysis);
-    byAnalysis.set(analysis, decision);
-  }
-  return decision;
 }
 
 /** A stage that lets the statement run at once, whatever the stages after it would say. */
@@ -423,28 +407,4 @@ export class SessionPolicy implements StatementGate {
   close(): Promise<void> | undefined {
     return this.approvals?.close();
   }
-}
-
-function audited(decision: Decision, analysis: Analysis): AuditedDecision {
-  return {
-    decision: decision.outcome === 'allow' ? 'allowed' : 'refused',
-    rule: decision.rule,
-    statements: analysis.statements,
-    ...(analysis.statements.length > 1 && decision.outcome !== 'allow' && decision.statement
-      ? { cause: analysis.statements.indexOf(decision.statement) }
-      : {}),
-  };
-}
-
-export function refusalFor(decision: Decision, grant: Grant): Refusal {
-  const detail = `grant "${grant.name}", rule "${decision.rule}"${decision.statement ? `, statement: ${decision.statement.command}` : ''}`;
-  if (decision.outcome === 'approve') {
-    return {
-      sqlstate: '42501',
-      message: `approval required by policy: ${decision.reason}`,
-      detail,
-      hint: 'This gateway has no approval workflow configured, so statements that need approval are refused.',
-    };
-  }
-  return { sqlstate: '42501', message: `permission denied by policy: ${decision.reason}`, detail };
 }

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { allowedValue, pinnedSettings } from '../../../core/policy/session-settings';
-import type { ApprovalEvent } from '../approval/approval-events';
 import type { AuditWriter } from '../audit/audit-writer';
 import { SessionAudit } from '../audit/session-audit';
 import type { StatementTracker } from '../audit/statement-tracker';
@@ -18,13 +16,11 @@ import type { AdmittedSession, PolicyEngine } from '../policy/policy-engine';
 import {
   authenticationOk,
   backendKeyData,
-  fatal,
   parameterStatus,
   readyForQuery,
 } from '../protocol/backend-messages';
 import { HEADER_LENGTH } from '../protocol/codes';
 import { decodeErrorFields } from '../protocol/error-fields';
-import { ProtocolError } from '../protocol/errors';
 import { InvalidStartupLengthError } from '../protocol/startup-packet';
 import type { KillRequest, LiveSession } from '../sessions/session-registry';
 import type { CredentialSource } from '../upstream/credential-source';
@@ -39,7 +35,9 @@ import { type ClientStart, type HandshakeOptions, performHandshake } from './han
 import type { IdleSweeper } from './idle-sweeper';
 import { Relay, type RelayLimits } from './relay';
 import { SessionError } from './session-errors';
+import { ApprovalOutcomes, startupFailure } from './session-outcomes';
 import type { StatementGate } from './statement-gate';
+import { forwardedParameters } from './upstream-parameters';
 
 export interface SessionDependencies {
   handshake: HandshakeOptions;
@@ -63,22 +61,6 @@ const NOTHING = Buffer.alloc(0);
 const WITHDRAW_WAIT_MS = 5_000;
 /** The server setting a held statement must stay within (see ApprovalStage.holdLimitMs). */
 const IDLE_IN_TRANSACTION = 'idle_in_transaction_session_timeout';
-
-/** Whether a libpq `options` value (`-c name=value`, `--name=value`) sets one of the pinned settings. */
-function optionsTouch(options: string, pinned: ReadonlyMap<string, unknown>): boolean {
-  const names = options.match(/(?:-c\s*|--)([A-Za-z_.]+)\s*=/g) ?? [];
-  return names.some((match) =>
-    pinned.has(
-      match
-        .replace(/^(-c\s*|--)/, '')
-        .replace(/\s*=$/, '')
-        .toLowerCase(),
-    ),
-  );
-}
-
-/** Startup parameters that describe the gateway's own connection and are never passed upstream. */
-const NOT_FORWARDED = new Set(['user', 'database', 'replication']);
 
 /**
  * One client connection, from accept to close: handshake, token, upstream session, greeting, relay.
@@ -220,19 +202,7 @@ export class ClientSession {
     identity: VerifiedIdentity,
     admitted: AdmittedSession,
   ): Promise<UpstreamSession> {
-    const pinned = pinnedSettings(admitted.policy.grant);
-    const parameters: Record<string, string> = { database };
-    for (const [name, value] of start.parameters) {
-      if (NOT_FORWARDED.has(name)) continue;
-      const pin = pinned.get(name);
-      if ((pin && !allowedValue(pin, value)) || (name === 'options' && optionsTouch(value, pinned))) {
-        throw new SessionError(
-          '42501',
-          `startup parameter "${name}" may not set what the gateway sets for this session`,
-        );
-      }
-      parameters[name] = value;
-    }
+    const parameters = forwardedParameters(start.parameters, database, admitted.policy.grant);
     Object.assign(parameters, admitted.settings);
     let credential = await this.deps.credentials.get();
     // The token decides who the client is; the startup user may only name that identity or the role
@@ -328,8 +298,9 @@ export class ClientSession {
       counters: relayAudit?.tracker,
     };
     admitted.policy.idleInTransactionMs = Number(upstream.settings.get(IDLE_IN_TRANSACTION) ?? 0);
+    const outcomes = new ApprovalOutcomes(this.deps.metrics);
     admitted.policy.onApproval = (event) => {
-      this.countApproval(event.id, event.event);
+      outcomes.count(event.id, event.event);
       this.audit?.approval(event);
     };
     this.relay = new Relay({
@@ -370,23 +341,6 @@ export class ClientSession {
     admitted.policy.inTransaction = () => relay.inTransaction;
     this.relay.start(start.leftover, upstream.pending);
     upstream.pending = NOTHING;
-  }
-
-  /** Requests of this session already counted as ended (a `wait: false` retry is told the end again). */
-  private readonly endedApprovals = new Set<string>();
-
-  private countApproval(id: string, event: ApprovalEvent['event']): void {
-    const data = this.deps.metrics.data;
-    if (event === 'requested') {
-      data.approvalsRequested++;
-      return;
-    }
-    if (this.endedApprovals.has(id)) return;
-    this.endedApprovals.add(id);
-    if (event === 'approved') data.approvalsApproved++;
-    else if (event === 'denied') data.approvalsDenied++;
-    else if (event === 'timed-out') data.approvalsTimedOut++;
-    else data.approvalsCancelled++;
   }
 
   /** What the live-session registry shows of this session; undefined until it relays. */
@@ -434,34 +388,7 @@ export class ClientSession {
       this.finish();
       return;
     }
-    let message: Buffer;
-    if (error instanceof SessionError) {
-      message = fatal(error.sqlstate, error.message, error.extra);
-    } else if (error instanceof ProtocolError) {
-      this.deps.metrics.data.protocolErrors++;
-      message = fatal('08P01', error.message);
-    } else if (error instanceof UpstreamError) {
-      this.log.error('upstream session failed', {
-        failure: error.failure,
-        error: error.message,
-        code: error.fields?.code,
-      });
-      // The server's own errors (unknown database, too many connections…) are the client's business;
-      // authentication failures upstream are the gateway's and would reveal its role.
-      message =
-        error.fields && error.failure === 'server'
-          ? fatal(error.fields.code, error.fields.message, {
-              detail: error.fields.detail,
-              hint: error.fields.hint,
-            })
-          : fatal(
-              error.failure === 'authentication' ? '28000' : '08006',
-              `the gateway could not open a session on the upstream server (${error.failure})`,
-            );
-    } else {
-      this.log.error('session failed', { error });
-      message = fatal('58000', 'internal gateway error');
-    }
+    const message = startupFailure(error, this.deps.metrics, this.log);
     this.deps.metrics.data.connectionsRejected++;
     const sent = decodeErrorFields(message.subarray(HEADER_LENGTH));
     this.audit?.refused(

@@ -1,36 +1,17 @@
-import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
-import { AUDITED_CLIENT_CODES, AUDITED_SERVER_CODES, type RelayAudit } from '../audit/relay-audit';
-import type { AuditedDecision } from '../audit/statement-tracker';
-import { MASKING_SQLSTATE } from '../masking/result-masking';
-import { scrubServerMessage } from '../masking/scrub';
+import type { RelayAudit } from '../audit/relay-audit';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
-import { errorResponse, fatal, noticeResponse } from '../protocol/backend-messages';
-import {
-  BACKEND_SESSION_CODES,
-  BackendCode,
-  FRONTEND_SESSION_CODES,
-  FrontendCode,
-  HEADER_LENGTH,
-} from '../protocol/codes';
-import { decodeErrorFields } from '../protocol/error-fields';
+import { fatal, noticeResponse } from '../protocol/backend-messages';
+import { BACKEND_SESSION_CODES, BackendCode, FRONTEND_SESSION_CODES, FrontendCode } from '../protocol/codes';
 import { MessageTooLongError, ProtocolError } from '../protocol/errors';
-import {
-  decodeBind,
-  decodeExecute,
-  decodeParse,
-  decodeQuery,
-  decodeTarget,
-  encodeBind,
-  encodeParse,
-  encodeQuery,
-} from '../protocol/frontend-messages';
 import { MessageFramer } from '../protocol/message-framer';
+import { Conversation, END, Hold } from './conversation';
 import type { IdleCandidate, IdleSweeper } from './idle-sweeper';
+import { clientMessagesInspected, serverMessagesInspected } from './inspected-messages';
 import { PendingRefusals } from './refusals';
-import { type Judgement, Statement } from './statement';
-import { type Refusal, refusalFields, type StatementGate } from './statement-gate';
+import { ServerReplies } from './server-replies';
+import type { StatementGate } from './statement-gate';
 
 export interface RelayLimits {
   maxClientMessageBytes: number;
@@ -57,129 +38,75 @@ export interface RelayOptions {
 
 const TERMINATE = Buffer.from([FrontendCode.Terminate, 0, 0, 0, 4]);
 
-const ROW_LIMIT_SQLSTATE = '54000';
-
-/** io_error: the audit store could not take a strict statement's record. */
-const STRICT_AUDIT_SQLSTATE = '58030';
-
-const INVALID_UTF8: Refusal = { sqlstate: '22021', message: 'invalid byte sequence for encoding "UTF8"' };
-
-/** The statement text's bytes in a Query or Parse message (Parse: after the statement name). */
-function statementBytes(code: number, message: Buffer): Buffer {
-  let start = HEADER_LENGTH;
-  if (code === FrontendCode.Parse) start = message.indexOf(0, start) + 1;
-  const end = message.indexOf(0, start);
-  return message.subarray(start, end === -1 ? message.length : end);
-}
-
-/** How the audit trail names a fastpath function call (it has no SQL text). */
-const FUNCTION_CALL_TEXT = '(function call)';
-
-/** Client messages result masking follows (besides Query and Parse, which the gate sees). */
-const MASKING_CLIENT_CODES = [
-  FrontendCode.Bind,
-  FrontendCode.Describe,
-  FrontendCode.Execute,
-  FrontendCode.Close,
-  FrontendCode.Sync,
-];
-
-/** Server messages result masking follows: what answers each client message, and the rows. */
-const MASKING_SERVER_CODES = [
-  BackendCode.ParseComplete,
-  BackendCode.BindComplete,
-  BackendCode.CloseComplete,
-  BackendCode.NoData,
-  BackendCode.RowDescription,
-  BackendCode.DataRow,
-  BackendCode.CopyOutResponse,
-  BackendCode.CopyData,
-  BackendCode.CommandComplete,
-  BackendCode.EmptyQueryResponse,
-  BackendCode.PortalSuspended,
-  // Errors and notices can echo stored values (a unique violation's key): scrubbed.
-  BackendCode.NoticeResponse,
-];
-
-/** Server messages the row limit looks at: rows, and the ends of a statement. */
-const ROW_LIMIT_CODES = [
-  BackendCode.DataRow,
-  BackendCode.CopyData,
-  BackendCode.CopyDone,
-  BackendCode.CommandComplete,
-  BackendCode.EmptyQueryResponse,
-];
-
 /**
- * The session's data path once both sides are authenticated. Client and server bytes are framed in both
- * directions but forwarded as received unless a message must change; see MessageFramer.
+ * The session's data path once both sides are authenticated: the I/O pump around the conversation.
+ * Client and server bytes are framed in both directions but forwarded as received unless a message
+ * must change (see MessageFramer); what changes, and why, the pure Conversation (client messages)
+ * and ServerReplies (server messages) decide. The pump owns what they must not: sockets,
+ * backpressure, holding a client's stream while a statement waits (with the notices it gets), timers,
+ * and keeping results back until their audit records are in the spool.
  */
 export class Relay implements IdleCandidate {
   private readonly clientFramer: MessageFramer;
   private readonly serverFramer: MessageFramer;
-  private readonly refusals = new PendingRefusals();
-  private readyCount = 0;
+  private readonly conversation: Conversation;
+  private readonly replies: ServerReplies;
   private busySince = 0;
   private closed = false;
   /** Set when the gateway itself ends the session (drain, idle); sent at the next server message boundary. */
   private endWith: Buffer | undefined;
-  private lastServerErrorFatal = false;
-  private transactionStatus = 0x49; // 'I'
   private clientTerminated = false;
   /** Sweeper tick of the last traffic in either direction. */
   private lastActive = 0;
   private clientPaused = false;
   private upstreamPaused = false;
-  /** Rows (DataRow, COPY data) of the statement being answered, when the grant limits them. */
-  private rowsSent = 0;
-  /** Past the limit: further rows are dropped and the statement's end is replaced by an error. */
-  private cutting = false;
-  /**
-   * The statement whose message the client framer is suspended at: held for its judgement or its
-   * strict record. The framer hands the same message over again when the hold ends, and it is
-   * picked up from this object, never judged again.
-   */
-  private current: Statement | undefined;
-  /** The Execute the framer is suspended at has had its turn from the pacer. */
-  private executePaced = false;
 
   constructor(private readonly options: RelayOptions) {
     const { limits, gate, audit } = options;
-    const inspectFromClient = new Set<number>([FrontendCode.Terminate, FrontendCode.FunctionCall]);
-    if (gate || audit) {
-      inspectFromClient.add(FrontendCode.Query);
-      inspectFromClient.add(FrontendCode.Parse);
-      if (gate?.onExecute) inspectFromClient.add(FrontendCode.Execute);
-    }
-    if (audit) for (const code of AUDITED_CLIENT_CODES) inspectFromClient.add(code);
-    if (gate?.masking) for (const code of MASKING_CLIENT_CODES) inspectFromClient.add(code);
     this.clientFramer = new MessageFramer({
       allowed: FRONTEND_SESSION_CODES,
-      inspect: inspectFromClient,
+      inspect: clientMessagesInspected(gate, audit),
       maxMessageLength: limits.maxClientMessageBytes,
       maxInspectedLength: limits.maxClientMessageBytes,
       onMessage: (code, message) => this.onClientMessage(code, message),
       counted: [FrontendCode.Query, FrontendCode.Sync, FrontendCode.Execute, FrontendCode.FunctionCall],
       emit: (bytes) => this.toUpstream(bytes),
     });
-    const inspectFromServer = new Set<number>([BackendCode.ReadyForQuery, BackendCode.ErrorResponse]);
-    if (gate?.maxRows !== undefined) {
-      for (const code of ROW_LIMIT_CODES) inspectFromServer.add(code);
-    }
-    if (audit) for (const code of AUDITED_SERVER_CODES) inspectFromServer.add(code);
-    if (gate?.masking) for (const code of MASKING_SERVER_CODES) inspectFromServer.add(code);
     this.serverFramer = new MessageFramer({
       allowed: BACKEND_SESSION_CODES,
-      inspect: inspectFromServer,
+      inspect: serverMessagesInspected(gate, audit),
       maxMessageLength: limits.maxServerMessageBytes,
       maxInspectedLength: limits.maxServerMessageBytes,
       onMessage: (code, message) => this.onServerMessage(code, message),
       emit: (bytes) => this.toClient(bytes),
     });
+    const { metrics, log } = options;
+    const refusals = new PendingRefusals();
+    this.replies = new ServerReplies({
+      gate,
+      audit,
+      metrics,
+      refusals,
+      inspectRows: (on) => {
+        this.serverFramer.setInspected(BackendCode.DataRow, on);
+        this.serverFramer.setInspected(BackendCode.CopyData, on);
+      },
+    });
+    this.conversation = new Conversation({
+      gate,
+      audit,
+      metrics,
+      log,
+      refusals,
+      readyCount: () => this.replies.readyCount,
+      outstanding: () => this.outstanding,
+      inspectBinds: (on) => this.clientFramer.setInspected(FrontendCode.Bind, on),
+      rowsChanged: () => this.replies.inspectRowsIfMasked(),
+    });
   }
 
   get inTransaction(): boolean {
-    return this.transactionStatus !== 0x49;
+    return this.replies.transactionStatus !== 0x49;
   }
 
   /** Requests sent (Query, Sync, FunctionCall) whose ReadyForQuery has not come back. */
@@ -189,7 +116,7 @@ export class Relay implements IdleCandidate {
       framer.count(FrontendCode.Query) +
       framer.count(FrontendCode.Sync) +
       framer.count(FrontendCode.FunctionCall) -
-      this.readyCount
+      this.replies.readyCount
     );
   }
 
@@ -303,346 +230,31 @@ export class Relay implements IdleCandidate {
     if (this.endWith && this.serverFramer.atBoundary) this.sendAndClose(this.endWith);
   }
 
+  /** A client message the framer inspects: the conversation's action, carried out. */
   private onClientMessage(code: number, message: Buffer): Buffer | null | undefined {
-    if (code === FrontendCode.Terminate) {
+    const action = this.conversation.client(code, message);
+    if (action === END) {
       // Nothing after a Terminate may reach the server (PostgreSQL stops reading there). Closing here
       // would overtake the bytes of this chunk before it, so close once the chunk is forwarded.
       this.clientFramer.halt();
       this.clientTerminated = true;
       return null;
     }
-    const { gate, audit } = this.options;
-    const masking = gate?.masking;
-    if (code === FrontendCode.FunctionCall) {
-      // The fastpath interface calls a function by OID: no SQL for the policy or masking to read. Only
-      // a grant that allows what cannot be analysed may use it; otherwise the server fails a refusal
-      // marker in its place (one ReadyForQuery, as a FunctionCall would get).
-      const allowed = gate?.allowsFunctionCalls === true;
-      audit?.query(
-        FUNCTION_CALL_TEXT,
-        allowed ? { decision: 'allowed' } : { decision: 'refused', rule: 'function-call' },
-        message.length,
-      );
-      masking?.query(undefined);
-      if (allowed) return undefined;
-      return encodeQuery(
-        this.addRefusal({
-          sqlstate: '42501',
-          message:
-            'permission denied by policy: the function call interface is not allowed through the gateway',
-          hint: 'Call the function in a SELECT statement, where the policy can see it.',
-        }),
-      );
-    }
-    if (code === FrontendCode.Sync) {
-      audit?.clientMessage(code, message);
-      masking?.sync();
+    if (action instanceof Hold) {
+      this.holdWithNotices(action.until, action.notice);
       return undefined;
     }
-    if (code === FrontendCode.Describe || code === FrontendCode.Close) {
-      const target = decodeTarget(message, code);
-      if (code === FrontendCode.Describe) masking?.describe(target.kind, target.name);
-      else masking?.close(target.kind, target.name);
-      return undefined;
-    }
-    if (code === FrontendCode.Execute) {
-      const pace = this.executePaced ? undefined : gate?.onExecute?.();
-      if (pace) {
-        this.executePaced = true;
-        this.hold(pace);
-        return undefined;
-      }
-      this.executePaced = false;
-      audit?.clientMessage(code, message);
-      if (masking) {
-        masking.execute(decodeExecute(message).portal);
-        this.inspectRowsIfMasked();
-      }
-      return undefined;
-    }
-    if (code === FrontendCode.Bind) return this.onBind(message);
-    return this.onStatement(code, message);
+    return action;
   }
 
-  /** A Query or Parse: its statement is judged (once), made durable if strict, then forwarded or refused. */
-  private onStatement(code: number, message: Buffer): Buffer | null | undefined {
-    const { gate, audit } = this.options;
-    let statement = this.current;
-    this.current = undefined;
-    if (!statement) {
-      statement =
-        code === FrontendCode.Parse
-          ? Statement.parse(decodeParse(message))
-          : Statement.query(decodeQuery(message));
-      // Invalid UTF-8 decodes to U+FFFD: only then are the bytes checked (valid text rarely has one).
-      if (gate?.requiresUtf8 && statement.text.includes('\uFFFD') && !isUtf8(statementBytes(code, message))) {
-        statement.decided = { decision: 'refused', rule: 'encoding' };
-        statement.conclude(INVALID_UTF8);
-      } else if (!gate) {
-        statement.conclude();
-      }
-    }
-    if (!this.ready(statement)) return undefined;
-    const { refusal, decided, judgement } = this.outcomeOf(statement);
-    const parse = statement.parse;
-    if (parse) {
-      // Binds are looked at only while a statement's decision waits for its parameters (or for audit).
-      if (gate && !audit && !gate.masking)
-        this.clientFramer.setInspected(FrontendCode.Bind, gate.awaitsBind === true);
-      audit?.parse(parse.statementName, statement.text, decided!);
-    } else {
-      audit?.query(statement.text, decided!, message.length, statement.arrived);
-    }
-    const masking = gate?.masking;
-    if (masking) {
-      const plans = refusal ? undefined : judgement.masking;
-      if (parse) masking.parse(parse.statementName, plans?.[0]);
-      else masking.query(plans);
-      this.inspectRowsIfMasked();
-    }
-    if (!refusal) {
-      const rewrite = judgement.rewrite;
-      if (rewrite === undefined) return undefined;
-      return parse ? encodeParse({ ...parse, query: rewrite }) : encodeQuery(rewrite);
-    }
-    // A refused Query is closed by its own ReadyForQuery; a refused Parse by the next Sync's.
-    const marker = this.addRefusal(refusal);
-    return parse
-      ? encodeParse({
-          statementName: parse.statementName,
-          query: marker,
-          parameterTypes: parse.parameterTypes,
-        })
-      : encodeQuery(marker);
-  }
-
-  /**
-   * Takes the statement through what must happen before it is forwarded: its judgement, then (strict
-   * audit) its record in the shared store. False while it is held: the framer is suspended at its
-   * message and hands it over again once the wait is over.
-   */
-  private ready(statement: Statement): boolean {
-    if (!statement.judgement) {
-      const wait = this.options.gate!.advance(statement);
-      if (wait) {
-        this.current = statement;
-        this.holdWithNotices(wait, statement);
-        return false;
-      }
-    }
-    if (statement.durability === undefined) {
-      const durable = this.strictRecord(statement);
-      if (!durable) {
-        statement.durability = 'none';
-        return true;
-      }
-      this.current = statement;
-      this.holdForStrictRecord(durable, statement);
-      return false;
-    }
-    return true;
-  }
-
-  /** Strict audit: the record a statement that runs must have in the shared store before it is forwarded. */
-  private strictRecord(statement: Statement): Promise<void> | undefined {
-    const { audit } = this.options;
-    const judgement = statement.judgement!;
-    if (!audit || judgement.refusal) return undefined;
-    if (statement.kind === 'query') return audit.strictBeforeQuery(statement.text, judgement.decided!);
-    if (statement.kind === 'bind') return audit.strictBeforeBind(statement.bind!.statementName);
-    return undefined;
-  }
-
-  /** The statement's judgement, with a strict record that could not be stored turned into a refusal. */
-  private outcomeOf(statement: Statement): {
-    refusal: Refusal | undefined;
-    decided: AuditedDecision | undefined;
-    judgement: Judgement;
-  } {
-    const judgement = statement.judgement!;
-    const durability = statement.durability;
-    if (typeof durability !== 'object')
-      return { refusal: judgement.refusal, decided: judgement.decided, judgement };
-    return {
-      refusal: {
-        sqlstate: STRICT_AUDIT_SQLSTATE,
-        message: 'the statement was not run: its audit record could not be stored (strict audit)',
-        detail: durability.failed,
-        hint: 'The gateway runs this class of statement only once the audit store has its record; retry when the store is reachable.',
-      },
-      decided: {
-        ...(judgement.decided ?? { decision: 'allowed' }),
-        decision: 'refused',
-        rule: 'strict-audit',
-      },
-      judgement,
-    };
-  }
-
-  /**
-   * Strict audit: the Query or Bind waits (with everything after it) until its record is held by the
-   * shared store; if the store cannot take it, the statement is refused instead of run.
-   */
-  private holdForStrictRecord(durable: Promise<void>, statement: Statement): void {
-    this.hold(
-      durable.then(
-        () => {
-          statement.durability = 'stored';
-        },
-        (error: Error) => {
-          this.options.metrics.data.auditStrictFailures++;
-          this.options.log.error('strict audit record not stored; statement refused', { error });
-          statement.durability = { failed: error.message };
-        },
-      ),
-    );
-  }
-
-  /** Registers a refusal; the text returned makes the server fail in the refused statement's place. */
-  private addRefusal(refusal: Refusal): string {
-    this.options.metrics.data.refusals++;
-    return this.refusals.add(refusalFields(refusal), this.readyCount + this.outstanding + 1);
-  }
-
-  /**
-   * A Bind starts one execution of a prepared statement. One refused (by a decision that needed its
-   * parameters, its approval, or its strict record) is replaced by a Parse of the refusal marker under
-   * a name of the gateway's own, so the server fails it at the Bind's place (and skips to Sync)
-   * without touching the client's statements.
-   */
-  private onBind(message: Buffer): Buffer | undefined {
-    const { gate, audit } = this.options;
-    let statement = this.current;
-    this.current = undefined;
-    if (!statement) {
-      statement = Statement.bind(decodeBind(message));
-      if (!gate?.awaitsBind) statement.conclude();
-    }
-    if (!this.ready(statement)) return undefined;
-    const { refusal, decided, judgement } = this.outcomeOf(statement);
-    const bind = statement.bind!;
-    audit?.bind(bind, decided, statement.arrived);
-    gate?.masking?.bind(bind.portal, bind.statementName, bind.resultFormats);
-    if (!refusal) return judgement.bindRewrite ? encodeBind(judgement.bindRewrite) : undefined;
-    return encodeParse({
-      statementName: 'gatehouse_refused_bind',
-      query: this.addRefusal(refusal),
-      parameterTypes: [],
-    });
-  }
-
+  /** A server message the framer inspects: the conversation's reply, and the latency of a batch. */
   private onServerMessage(code: number, message: Buffer): Buffer | null | undefined {
-    const { audit } = this.options;
-    const masked = this.options.gate?.masking?.server(code, message);
-    if (this.options.gate?.masking) this.inspectRowsIfMasked();
-    if (masked === null) return null;
-    if (masked !== undefined) {
-      if (code === BackendCode.DataRow) return this.rowLimited() ? null : masked;
-      // The end of a result that could not be masked: its rows were dropped, the client gets an error.
-      this.rowsSent = 0;
-      this.cutting = false;
-      this.options.metrics.data.errors++;
-      audit?.serverMessage(
-        BackendCode.ErrorResponse,
-        message,
-        MASKING_SQLSTATE,
-        this.options.gate?.masking?.lastNote,
-      );
-      return masked;
+    const reply = this.replies.reply(code, message);
+    if (code === BackendCode.ReadyForQuery && this.busySince !== 0 && this.outstanding <= 0) {
+      this.options.metrics.observeLatency((performance.now() - this.busySince) / 1000);
+      this.busySince = 0;
     }
-    if (code === BackendCode.DataRow || code === BackendCode.CopyData)
-      return this.rowLimited() ? null : undefined;
-    if (code === BackendCode.CopyDone) return this.cutting ? null : undefined;
-    if (code === BackendCode.CommandComplete || code === BackendCode.EmptyQueryResponse) {
-      const cut = this.endOfStatement();
-      const note = this.options.gate?.masking?.lastNote;
-      if (cut) audit?.serverMessage(BackendCode.ErrorResponse, message, ROW_LIMIT_SQLSTATE, note);
-      else audit?.serverMessage(code, message, undefined, note);
-      return cut;
-    }
-    if (code === BackendCode.PortalSuspended) {
-      audit?.serverMessage(code, message, undefined, this.options.gate?.masking?.lastNote);
-      return undefined;
-    }
-    if (code === BackendCode.FunctionCallResponse) {
-      audit?.serverMessage(code, message);
-      return undefined;
-    }
-    if (code === BackendCode.ReadyForQuery) {
-      this.rowsSent = 0;
-      this.cutting = false;
-      this.readyCount++;
-      this.transactionStatus = message[HEADER_LENGTH] ?? 0x49;
-      if (this.refusals.size > 0) this.refusals.settle(this.readyCount);
-      if (this.busySince !== 0 && this.outstanding <= 0) {
-        this.options.metrics.observeLatency((performance.now() - this.busySince) / 1000);
-        this.busySince = 0;
-      }
-      audit?.serverMessage(code, message);
-      return undefined;
-    }
-    if (code === BackendCode.NoticeResponse) return scrubServerMessage(code, message);
-    // Other messages inspected for masking only (descriptions, ParseComplete…).
-    if (code !== BackendCode.ErrorResponse) return undefined;
-    if (this.cutting) {
-      audit?.serverMessage(code, message, ROW_LIMIT_SQLSTATE);
-      return this.endOfStatement();
-    }
-    this.rowsSent = 0;
-    this.options.metrics.data.errors++;
-    const fields = decodeErrorFields(message.subarray(HEADER_LENGTH));
-    this.lastServerErrorFatal = fields.severity === 'FATAL' || fields.severity === 'PANIC';
-    const replacement = this.refusals.size === 0 ? undefined : this.refusals.take(fields.message);
-    audit?.serverMessage(code, message, replacement?.code ?? fields.code);
-    if (replacement) return errorResponse(replacement);
-    return this.options.gate?.masking ? scrubServerMessage(code, message) : undefined;
-  }
-
-  /**
-   * The grant's row limit: rows beyond it are never sent, and the statement ends in an error. The
-   * server is not asked to cancel: a cancel names only the session, and one that lands late would
-   * kill the client's next statement. The rest of the rows are read and dropped; statementTimeoutMs
-   * bounds the server's work.
-   */
-  private rowLimited(): boolean {
-    const limit = this.options.gate?.maxRows;
-    if (limit === undefined) return false;
-    if (this.cutting) return true;
-    if (++this.rowsSent <= limit) return false;
-    this.cutting = true;
-    return true;
-  }
-
-  /** A statement ended (CommandComplete, EmptyQuery, or its error): past the limit, it ends in an error. */
-  private endOfStatement(): Buffer | undefined {
-    this.rowsSent = 0;
-    if (!this.cutting) return undefined;
-    this.cutting = false;
-    this.options.metrics.data.errors++;
-    const limit = this.options.gate!.maxRows!;
-    return errorResponse({
-      severity: 'ERROR',
-      code: ROW_LIMIT_SQLSTATE,
-      message: `the statement returned more than ${limit} rows, the limit of this identity's grant`,
-      detail: `Rows after the first ${limit} were not sent.`,
-    });
-  }
-
-  /** Whether rows are inspected now (masking turns it on only for results that need it). */
-  private rowsInspected = true;
-
-  /**
-   * Rows are inspected while the result the server is on needs masking (or the grant limits rows);
-   * other results of a masked session pass without a look at each row.
-   */
-  private inspectRowsIfMasked(): void {
-    const masking = this.options.gate?.masking;
-    if (!masking) return;
-    const on = this.options.gate?.maxRows !== undefined || masking.needsRows();
-    if (on === this.rowsInspected) return;
-    this.rowsInspected = on;
-    this.serverFramer.setInspected(BackendCode.DataRow, on);
-    this.serverFramer.setInspected(BackendCode.CopyData, on);
+    return reply;
   }
 
   /**
@@ -651,9 +263,8 @@ export class Relay implements IdleCandidate {
    * protocol lets a NoticeResponse come at any time, so a notice only has to fall between the server's
    * messages (never inside one being forwarded) and behind any bytes still waiting for the spool.
    */
-  private holdWithNotices(decision: Promise<unknown>, statement: Statement): void {
+  private holdWithNotices(decision: Promise<unknown>, text: string | undefined): void {
     this.hold(decision);
-    const text = statement.notice;
     if (text === undefined) return;
     const { metrics } = this.options;
     metrics.data.approvalsHeld++;
@@ -763,7 +374,7 @@ export class Relay implements IdleCandidate {
 
   private onUpstreamGone(): void {
     if (this.closed) return;
-    if (!this.lastServerErrorFatal && this.serverFramer.atBoundary) {
+    if (!this.replies.lastErrorFatal && this.serverFramer.atBoundary) {
       this.sendAndClose(fatal('08006', 'the upstream server closed the connection unexpectedly'));
       return;
     }

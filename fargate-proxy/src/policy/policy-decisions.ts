@@ -1,0 +1,47 @@
+import type { CompiledPolicy, Grant } from '../../../core/policy/compiled-policy';
+import { type Decision, decide } from '../../../core/policy/decide';
+import type { Analysis } from '../../../core/sql/analysis';
+import type { AuditedDecision } from '../audit/statement-tracker';
+import type { Refusal } from '../session/statement-gate';
+
+/** Decisions of one grant, by analysis: the literal-free cache makes most statements hit here. */
+const decisions = new WeakMap<Grant, WeakMap<Analysis, Decision>>();
+
+export function cachedDecision(policy: CompiledPolicy, grant: Grant, analysis: Analysis): Decision {
+  let byAnalysis = decisions.get(grant);
+  if (!byAnalysis) {
+    byAnalysis = new WeakMap();
+    decisions.set(grant, byAnalysis);
+  }
+  let decision = byAnalysis.get(analysis);
+  if (!decision) {
+    decision = decide(policy, grant, analysis);
+    byAnalysis.set(analysis, decision);
+  }
+  return decision;
+}
+
+/** A decision as the audit records it; a multi-statement refusal names the statement it is about. */
+export function audited(decision: Decision, analysis: Analysis): AuditedDecision {
+  return {
+    decision: decision.outcome === 'allow' ? 'allowed' : 'refused',
+    rule: decision.rule,
+    statements: analysis.statements,
+    ...(analysis.statements.length > 1 && decision.outcome !== 'allow' && decision.statement
+      ? { cause: analysis.statements.indexOf(decision.statement) }
+      : {}),
+  };
+}
+
+export function refusalFor(decision: Decision, grant: Grant): Refusal {
+  const detail = `grant "${grant.name}", rule "${decision.rule}"${decision.statement ? `, statement: ${decision.statement.command}` : ''}`;
+  if (decision.outcome === 'approve') {
+    return {
+      sqlstate: '42501',
+      message: `approval required by policy: ${decision.reason}`,
+      detail,
+      hint: 'This gateway has no approval workflow configured, so statements that need approval are refused.',
+    };
+  }
+  return { sqlstate: '42501', message: `permission denied by policy: ${decision.reason}`, detail };
+}
