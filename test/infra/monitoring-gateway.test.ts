@@ -153,7 +153,7 @@ describe('GatewayMonitoring', () => {
     it('shows the alarms, the target group health, the service CPU and memory and the approval executions', () => {
       const body = dashboardBody(main.template);
       const alarmWidget = body.widgets.find((w) => w.type === 'alarm');
-      expect(alarmWidget?.properties.alarms).toHaveLength(10);
+      expect(alarmWidget?.properties.alarms).toHaveLength(11);
       const graphed = graphedMetrics(main.template).map(([namespace, name]) => `${namespace}/${name}`);
       expect(graphed).toEqual(
         expect.arrayContaining([
@@ -306,8 +306,8 @@ describe('GatewayMonitoring', () => {
 
     it('notifies the topic on ALARM and on OK, for every alarm', () => {
       const all = Object.values(alarms);
-      expect(all).toHaveLength(10);
-      main.template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
+      expect(all).toHaveLength(11);
+      main.template.resourceCountIs('AWS::CloudWatch::Alarm', 11);
       for (const alarm of all) {
         expect(alarmProps(alarm)).toMatchObject({ AlarmActions: [topicRef()], OKActions: [topicRef()] });
         expect(alarmProps(alarm).AlarmDescription).toMatch(/^Gatehouse: /);
