@@ -79,7 +79,10 @@ function globsMatch(
 }
 
 function ruleMatches(rule: Rule, s: StatementAnalysis, grant: Grant): boolean {
-  if (rule.commands && !rule.commands.has(s.command)) return false;
+  // A rule about a command applies wherever the statement performs it: at the top, in a CTE, or
+  // under EXPLAIN ANALYZE.
+  const commands = rule.commands;
+  if (commands && !commands.has(s.command) && !s.modifies.some((command) => commands.has(command))) return false;
   if (rule.classes && !rule.classes.has(s.class)) return false;
   if (rule.unbounded !== undefined && rule.unbounded !== s.unbounded) return false;
   const relations = rule.relations;

@@ -49,8 +49,16 @@ export interface StatementAnalysis {
   readonly settings: readonly SettingChange[];
   /** Why (part of) the statement cannot be judged from its text: DO blocks, CALL, dynamic SQL… */
   readonly opaque: readonly string[];
-  /** UPDATE or DELETE (top level) without a WHERE clause: every row is affected. */
+  /**
+   * An UPDATE or DELETE without a WHERE clause, at the top or nested (in a CTE, under EXPLAIN
+   * ANALYZE): every row of its table is affected.
+   */
   readonly unbounded: boolean;
+  /**
+   * Data-modifying commands the statement contains at any depth (INSERT, UPDATE, DELETE, MERGE): a
+   * `WITH d AS (DELETE …) SELECT …` or `EXPLAIN ANALYZE DELETE …` deletes, whatever its own command.
+   */
+  readonly modifies: readonly string[];
   /** `PREPARE name AS …`: the prepared statement's own analysis. */
   readonly prepares?: { readonly name: string; readonly statement: StatementAnalysis };
   /** `EXECUTE name`: decided by what was prepared under that name in the session. */

@@ -1,7 +1,7 @@
 import type { QualifiedName, SettingChange, StatementAnalysis, StatementClass } from './analysis';
 import { isNode } from './parse-nodes';
 import { BUILTIN_OPERATORS, WRITING_BUILTIN_FUNCTIONS } from './read-only-functions';
-import { DROPPED_RELATION_TYPES, WRITE_TARGET_FIELDS } from './statement-kinds';
+import { commandOfNode, DROPPED_RELATION_TYPES, WRITE_TARGET_FIELDS } from './statement-kinds';
 
 type Node = Record<string, unknown>;
 
@@ -15,6 +15,10 @@ export interface Findings {
   opaque: string[];
   /** Classes met below the top node (a DELETE inside a CTE makes a SELECT a write). */
   escalations: StatementClass[];
+  /** Data-modifying commands met anywhere in the tree: INSERT, UPDATE, DELETE, MERGE. */
+  modifies: string[];
+  /** An UPDATE or DELETE without WHERE anywhere in the tree. */
+  unbounded: boolean;
   executes?: string;
   deallocates?: string | true;
   prepares?: { name: string; statement: StatementAnalysis };
@@ -29,6 +33,8 @@ export function emptyFindings(): Findings {
     settings: [],
     opaque: [],
     escalations: [],
+    modifies: [],
+    unbounded: false,
   };
 }
 
@@ -129,9 +135,14 @@ export class TreeWalker {
       case 'InsertStmt':
       case 'UpdateStmt':
       case 'DeleteStmt':
-      case 'MergeStmt':
+      case 'MergeStmt': {
         this.found.escalations.push('write');
+        const command = commandOfNode(type);
+        if (!this.found.modifies.includes(command)) this.found.modifies.push(command);
+        if ((type === 'UpdateStmt' || type === 'DeleteStmt') && body.whereClause === undefined)
+          this.found.unbounded = true;
         break;
+      }
     }
     this.fields(type, body);
   }

@@ -215,6 +215,26 @@ describe('decisions', () => {
     });
   });
 
+  it('applies a rule about a command wherever the statement performs it: in a CTE, under EXPLAIN ANALYZE', () => {
+    for (const sql of [
+      'WITH d AS (DELETE FROM invoices RETURNING 1) SELECT count(*) FROM d',
+      'EXPLAIN ANALYZE DELETE FROM invoices',
+      'WITH u AS (UPDATE invoices SET paid = true RETURNING id) SELECT * FROM u',
+      'EXPLAIN (ANALYZE) UPDATE invoices SET paid = true',
+    ]) {
+      expect([sql, decision(policy, writers, sql)]).toMatchObject([
+        sql,
+        { outcome: 'approve', rule: 'bulk-changes' },
+      ]);
+    }
+    // Bounded changes stay allowed, nested or not.
+    expect(
+      decision(policy, writers, 'WITH d AS (DELETE FROM invoices WHERE id = 1 RETURNING 1) SELECT * FROM d'),
+    ).toMatchObject({
+      outcome: 'allow',
+    });
+  });
+
   it('refuses writes to system catalogues unless the grant is admin and pins nothing', () => {
     expect(
       decision(policy, writers, "UPDATE pg_settings SET setting = 'off' WHERE name = 'x'"),
