@@ -82,7 +82,8 @@ function ruleMatches(rule: Rule, s: StatementAnalysis, grant: Grant): boolean {
   // A rule about a command applies wherever the statement performs it: at the top, in a CTE, or
   // under EXPLAIN ANALYZE.
   const commands = rule.commands;
-  if (commands && !commands.has(s.command) && !s.modifies.some((command) => commands.has(command))) return false;
+  if (commands && !commands.has(s.command) && !s.modifies.some((command) => commands.has(command)))
+    return false;
   if (rule.classes && !rule.classes.has(s.class)) return false;
   if (rule.unbounded !== undefined && rule.unbounded !== s.unbounded) return false;
   const relations = rule.relations;
@@ -232,7 +233,7 @@ function decideOne(
 
 /**
  * Decides a whole query string: every statement must be allowed. The first refusal wins; approval is
- * asked only when nothing is refused.
+ * asked only when nothing is refused, and only under one rule.
  */
 export function decide(
   policy: CompiledPolicy,
@@ -245,7 +246,17 @@ export function decide(
   for (const statement of analysis.statements) {
     const decision = decideOne(policy, grant, statement, prepared, parameters);
     if (decision.outcome === 'deny') return decision;
-    if (decision.outcome === 'approve') approval ??= decision;
+    if (decision.outcome !== 'approve') continue;
+    // One request is made for the whole string, decided by one rule's approvers: statements that
+    // different rules send for approval cannot share it (one rule's approvers would approve the other's).
+    if (approval && approval.rule !== decision.rule) {
+      return deny(
+        'approval-rules',
+        `statements of this query need approval under different rules ("${approval.rule}", "${decision.rule}"); send them one at a time`,
+        statement,
+      );
+    }
+    approval ??= decision;
   }
   return approval ?? allow(analysis.statements[0]);
 }

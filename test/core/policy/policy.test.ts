@@ -215,6 +215,33 @@ describe('decisions', () => {
     });
   });
 
+  it('asks one approval for a query string only when one rule sends its statements for approval', () => {
+    const twoRules = compiled(
+      POLICY.replace(
+        '        when: { commands: [DELETE, UPDATE], unbounded: true }\n',
+        '        when: { commands: [DELETE, UPDATE], unbounded: true }\n      - name: inserts\n        decision: approve\n        when: { commands: [INSERT] }\n',
+      ),
+    );
+    const w = grant(
+      twoRules,
+      {
+        issuer: 'https://token.actions.githubusercontent.com',
+        subject: 'x',
+        claims: { repository_id: '123456', ref: 'refs/heads/main' },
+      },
+      'billing',
+    );
+    expect(decision(twoRules, w, 'DELETE FROM invoices; UPDATE invoices SET paid = true')).toMatchObject({
+      outcome: 'approve',
+      rule: 'bulk-changes',
+    });
+    expect(decision(twoRules, w, 'DELETE FROM invoices; INSERT INTO invoices VALUES (1)')).toMatchObject({
+      outcome: 'deny',
+      rule: 'approval-rules',
+      reason: expect.stringMatching(/different rules \("bulk-changes", "inserts"\); send them one at a time/),
+    });
+  });
+
   it('applies a rule about a command wherever the statement performs it: in a CTE, under EXPLAIN ANALYZE', () => {
     for (const sql of [
       'WITH d AS (DELETE FROM invoices RETURNING 1) SELECT count(*) FROM d',
