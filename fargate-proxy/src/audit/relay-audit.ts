@@ -131,7 +131,9 @@ export class RelayAudit {
     if (strictOnes.length === 0) return undefined;
     const textSha256 = sha256(text);
     return this.strict.store.put(
-      strictOnes.map((s) => this.strictItem(statements.length > 1 ? s.text : text, textSha256, s)),
+      strictOnes.map((s) =>
+        this.strictItem(statements.length > 1 ? s.text : text, textSha256, s, decided.withholdLiterals),
+      ),
     );
   }
 
@@ -143,10 +145,18 @@ export class RelayAudit {
     if (!prepared || !analysis) return undefined;
     if (prepared.decided.decision !== 'allowed' && prepared.decided.decision !== 'approved') return undefined;
     if (!this.strict.classes.has(analysis.class)) return undefined;
-    return this.strict.store.put([this.strictItem(prepared.text, prepared.sha256, analysis)]);
+    return this.strict.store.put([
+      this.strictItem(prepared.text, prepared.sha256, analysis, prepared.decided.withholdLiterals),
+    ]);
   }
 
-  private strictItem(text: string, textSha256: string, analysis: StatementAnalysis): StrictItem {
+  /** `withholdLiterals`: the statement reads masked columns, so its literals stay out of the record. */
+  private strictItem(
+    text: string,
+    textSha256: string,
+    analysis: StatementAnalysis,
+    withholdLiterals?: boolean,
+  ): StrictItem {
     const { facts } = this.strict!;
     return {
       ...facts,
@@ -154,7 +164,7 @@ export class RelayAudit {
       time: nowMicros(),
       command: analysis.command,
       class: analysis.class,
-      text: redact(text).text,
+      text: redact(text, withholdLiterals).text,
       textSha256,
     };
   }

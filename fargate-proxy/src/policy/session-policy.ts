@@ -98,9 +98,11 @@ export class SessionPolicy implements StatementGate {
       (s) => this.limits(s),
       (s) => this.analyse(s),
       (s) => this.decide(s),
-      (s) => this.approve(s),
+      // Masking before approval: a statement masking refuses is never put to an approver, and the
+      // request shows it without literals when it reads masked columns.
       (s) => this.invalidateLineage(s),
       (s) => this.mask(s),
+      (s) => this.approve(s),
       (s) => this.pace(s),
     ];
     this.bindStages = [
@@ -191,6 +193,11 @@ export class SessionPolicy implements StatementGate {
 
   // The stages of SQL text (Query and Parse).
 
+  /** A statement masking never traced, under a masking grant: its literals may be masked values. */
+  private untraced(grant: Grant): { withholdLiterals?: true } {
+    return grant.masking ? { withholdLiterals: true } : {};
+  }
+
   private limits(statement: Statement): StageResult {
     const name = statement.parse?.statementName;
     if (name !== undefined) {
@@ -201,7 +208,7 @@ export class SessionPolicy implements StatementGate {
     const grant = this.decidingGrant();
     statement.grant = grant;
     if (statement.text.length > this.context.maxStatementChars) {
-      statement.decided = { decision: 'refused', rule: 'statement-size' };
+      statement.decided = { decision: 'refused', rule: 'statement-size', ...this.untraced(grant) };
       return {
         sqlstate: '54000',
         message: `statement is longer than the gateway's limit of ${this.context.maxStatementChars} characters`,
@@ -209,7 +216,7 @@ export class SessionPolicy implements StatementGate {
     }
     const hours = grant.limits.allowedHours;
     if (hours && !withinAllowedHours(hours, this.context.now())) {
-      statement.decided = { decision: 'refused', rule: 'allowed-hours' };
+      statement.decided = { decision: 'refused', rule: 'allowed-hours', ...this.untraced(grant) };
       return {
         sqlstate: '42501',
         message: `permission denied by policy: statements are allowed only within the hours of grant "${grant.name}"`,
@@ -227,7 +234,11 @@ export class SessionPolicy implements StatementGate {
       return undefined;
     }
     const forward = this.policy.unparseableStatements === 'forward';
-    statement.decided = { decision: forward ? 'allowed' : 'refused', rule: 'unparseable-statements' };
+    statement.decided = {
+      decision: forward ? 'allowed' : 'refused',
+      rule: 'unparseable-statements',
+      ...this.untraced(statement.grant!),
+    };
     if (forward) return DONE;
     return {
       sqlstate: '42601',
@@ -250,22 +261,31 @@ export class SessionPolicy implements StatementGate {
     if (this.elevation && grant === this.elevation.grant)
       statement.decided = { ...statement.decided, approval: this.elevation.approval };
     if (decision.outcome === 'allow') return undefined;
-    if (decision.outcome === 'deny') return refusalFor(decision, grant);
-    const approvalCase = this.approvalCase(decision, grant, statement.text);
-    if (!approvalCase) return refusalFor(decision, grant);
-    if (statement.parse) {
-      // Extended protocol: each execution is approved at its Bind, with its parameters.
-      this.approvalAtBind.set(statement.parse.statementName, { approvalCase, decided: statement.decided });
-      statement.decided = { ...statement.decided, decision: 'allowed' };
-    } else {
-      statement.approvalCase = approvalCase;
+    const approvalCase =
+      decision.outcome === 'approve' ? this.approvalCase(decision, grant, statement.text) : undefined;
+    if (!approvalCase) {
+      // Refused before masking traced it: under a masking grant its literals may be masked values.
+      statement.decided = { ...statement.decided, ...this.untraced(grant) };
+      return refusalFor(decision, grant);
     }
+    statement.approvalCase = approvalCase;
     return undefined;
   }
 
+  /** The approval a rule asks for, once masking has let the statement through. */
   private approve(statement: Statement): StageResult {
-    const approvalCase = statement.approvalCase;
-    if (!approvalCase || statement.decided?.decision === 'approved') return undefined;
+    const found = statement.approvalCase;
+    if (!found || statement.decided?.decision === 'approved') return undefined;
+    const approvalCase = {
+      ...found,
+      shown: redact(statement.text, statement.decided?.withholdLiterals).text,
+    };
+    if (statement.parse) {
+      // Extended protocol: each execution is approved at its Bind, with its parameters.
+      this.approvalAtBind.set(statement.parse.statementName, { approvalCase, decided: statement.decided! });
+      statement.decided = { ...statement.decided!, decision: 'allowed' };
+      return undefined;
+    }
     const decided = { ...statement.decided!, decision: 'refused' as const };
     return this.approvals!.step(statement, approvalCase, [], decided);
   }
