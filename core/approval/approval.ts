@@ -74,6 +74,12 @@ export interface ApprovalRequest {
   readonly coverage: Coverage;
   /** Approver names who may not decide this one (the human behind the job). */
   readonly excluded: readonly string[];
+  /**
+   * The session whose statement waits on the wire for this request (hold mode). Its approval, when
+   * it covers one run, is that held statement's alone: nothing else may use it, not even the same
+   * statement from another session after the holder is gone (a crash, a kill).
+   */
+  readonly holder?: string;
 }
 
 export interface ApprovalDecision {

@@ -23,6 +23,8 @@ export interface ApprovalCase extends BoundStatement {
   readonly approval: RuleApproval;
   /** Approvers who are the person behind the token: they may not approve. */
   readonly excluded: readonly string[];
+  /** The asking session, when the statement waits on the wire (see ApprovalRequest.holder). */
+  readonly holder?: string;
   /** How the rule's approvers are reached. */
   readonly contacts: Readonly<Record<string, ApproverContact>>;
 }
@@ -183,6 +185,13 @@ export class ApprovalDesk {
     const binding = approvalBinding(boundTo(approvalCase, approvalCase.approval.coverage));
     for (const record of await this.store.recordsFor(binding)) {
       const { request } = record;
+      // Another session's held request is its own: never joined, and its approval never used here.
+      if (
+        request.holder !== undefined &&
+        request.holder !== approvalCase.holder &&
+        request.coverage.kind === 'once'
+      )
+        continue;
       const state = this.stateOf(record);
       if (state.state === 'approved') {
         const usable =
@@ -231,6 +240,7 @@ export class ApprovalDesk {
       needed: approval.needed,
       coverage: approval.coverage,
       excluded: approvalCase.excluded,
+      ...(approvalCase.holder !== undefined ? { holder: approvalCase.holder } : {}),
     };
     await this.store.open(request);
     try {

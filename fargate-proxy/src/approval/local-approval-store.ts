@@ -123,9 +123,12 @@ export class LocalApprovalStore implements ApprovalStore {
     if (!request) return { ok: false, problem: `no approval request ${decision.request}` };
     const problem = decisionProblem(request, this.decisions(request.id), decision);
     if (problem) return { ok: false, problem };
-    // A withdrawn request is over: the client stopped waiting and its statement will not run under it.
-    if (this.cancellation(request.id) !== false)
+    // A request is decided while it is pending: a withdrawn one will never run its statement, and a
+    // vote on one already approved, denied or timed out would change nothing but the record.
+    const state = this.state(request, decision.time).state;
+    if (state === 'cancelled')
       return { ok: false, problem: 'the request was withdrawn: the client stopped waiting' };
+    if (state !== 'pending') return { ok: false, problem: `the request is already ${state}` };
     const name = `decision-${request.id}-${decision.approver.replace(/[^\w.@-]/g, '_')}.json`;
     try {
       writeFileSync(this.file(name), `${JSON.stringify(decision)}\n`, { flag: 'wx', mode: 0o600 });

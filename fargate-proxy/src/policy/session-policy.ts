@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Coverage } from '../../../core/approval/approval';
 import { approversBehind } from '../../../core/policy/admission';
 import { withinAllowedHours } from '../../../core/policy/allowed-hours';
@@ -70,6 +70,8 @@ export class SessionPolicy implements StatementGate {
   /** A time-boxed elevation an approval granted: until then, statements are decided by its grant. */
   private elevation: { grant: Grant; until: number; approval: { id: string; by: string[] } } | undefined;
   private readonly approvals: ApprovalStage | undefined;
+  /** Names this session as the holder of the requests its held statements make. */
+  private readonly holder = randomUUID();
   private readonly textStages: readonly Stage[];
   private readonly bindStages: readonly Stage[];
 
@@ -395,6 +397,8 @@ export class SessionPolicy implements StatementGate {
       shown: redact(sql).text,
       approval: rule.approval,
       excluded: approversBehind(this.policy, this.identity),
+      // A statement that waits on the wire is the only one its approval may run.
+      ...(rule.approval.wait ? { holder: this.holder } : {}),
       contacts: Object.fromEntries(
         this.policy.approvers
           .filter((a) => rule.approval!.approvers.includes(a.name))
