@@ -541,6 +541,11 @@ export function analyseEvidence(input: AnalysisInput): EvidenceAnalysis {
     approvalExtract(id, approvalEvents.get(id) ?? [], approvalStatements.get(id) ?? [], sessions, period),
   );
   approvals.sort((a, b) => (a.requested ?? 0) - (b.requested ?? 0) || a.id.localeCompare(b.id));
+  // A request that expired unanswered in the period ended then, though no record says so.
+  for (const approval of approvals) {
+    if (approval.outcome !== 'timed-out' || endedRequests.has(approval.id)) continue;
+    if (approval.expires !== undefined && inPeriod(period, approval.expires)) approvalCounts.timedOut++;
+  }
 
   // Identities, matched against the policy in force at the end of the period.
   const identities: IdentityActivity[] = [];
@@ -669,6 +674,20 @@ function policyHistory(
   return { policyDigests: digests, ...(atEnd ? { inForceAtEnd: atEnd.digest } : {}) };
 }
 
+/**
+ * How a request stood at the end of the period: its recorded end, or timed out when it expired
+ * unanswered (a non-interactive request nobody waits on gets no end record), else pending.
+ */
+function outcomeAt(
+  ended: ApprovalEventRecord | undefined,
+  requested: ApprovalEventRecord | undefined,
+  period: EvidencePeriod,
+): ApprovalExtract['outcome'] {
+  if (ended) return ended.event as ApprovalExtract['outcome'];
+  if (requested?.expires !== undefined && requested.expires <= period.toMicros) return 'timed-out';
+  return 'pending';
+}
+
 function approvalExtract(
   id: string,
   events: readonly StoredRecord[],
@@ -700,7 +719,7 @@ function approvalExtract(
     ...(requested?.needed !== undefined ? { needed: requested.needed } : {}),
     ...(requested ? { requested: requested.time } : {}),
     ...(requested?.expires !== undefined ? { expires: requested.expires } : {}),
-    outcome: (ended?.event as ApprovalExtract['outcome'] | undefined) ?? 'pending',
+    outcome: outcomeAt(ended, requested, period),
     ...(ended ? { ended: ended.time } : {}),
     decisions: ended?.decisions ?? [],
     notifications: ended?.notifications ?? [],

@@ -847,6 +847,32 @@ describe('control statuses, each way', () => {
     );
   });
 
+  it('counts a request that expired unanswered as timed out, not pending', () => {
+    // GIVEN a non-interactive request nobody answered, expired before the end of the period
+    const s = tidy();
+    s.add('s-2', {
+      type: 'approval',
+      id: 'apr-7',
+      grant: 'deploys',
+      rule: 'drops',
+      event: 'requested',
+      approvers: ['alice'],
+      needed: 1,
+      time: FROM + 2 * H + 1,
+      expires: FROM + 2 * H + 60e6,
+    });
+    const { summary, analysis } = buildEvidence(input(s));
+    expect(analysis.approvals.map((a) => [a.id, a.outcome])).toEqual([['apr-7', 'timed-out']]);
+    expect(summary.counts.approvals).toEqual({
+      requested: 1,
+      approved: 0,
+      denied: 0,
+      timedOut: 1,
+      cancelled: 0,
+    });
+    expect(status(controls(s, { policy: tidyPolicy }), 'CM-5').reason).not.toMatch(/pending/);
+  });
+
   it('CM-3: a finding for rejected or unattributed policy changes', () => {
     const s = tidy();
     s.add('policy-gw-w0', {
