@@ -42,6 +42,8 @@ export class Hold {
   constructor(
     readonly until: Promise<unknown>,
     readonly notice?: string,
+    /** The client has not been told this notice yet: it is sent at once (else only as reminders). */
+    readonly announce = notice !== undefined,
   ) {}
 }
 
@@ -204,7 +206,12 @@ export class Conversation {
       const wait = this.options.gate!.advance(statement);
       if (wait) {
         this.current = statement;
-        return new Hold(wait, statement.notice);
+        // A statement held again for the same request (its state is read after each change) has been
+        // told already: only reminders follow.
+        const notice = statement.notice;
+        const announce = notice !== undefined && notice !== statement.announced;
+        statement.announced = notice;
+        return new Hold(wait, notice, announce);
       }
     }
     if (statement.durability === undefined) {

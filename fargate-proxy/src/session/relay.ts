@@ -241,7 +241,7 @@ export class Relay implements IdleCandidate {
       return null;
     }
     if (action instanceof Hold) {
-      this.holdWithNotices(action.until, action.notice);
+      this.holdWithNotices(action.until, action.notice, action.announce);
       return undefined;
     }
     return action;
@@ -263,7 +263,7 @@ export class Relay implements IdleCandidate {
    * protocol lets a NoticeResponse come at any time, so a notice only has to fall between the server's
    * messages (never inside one being forwarded) and behind any bytes still waiting for the spool.
    */
-  private holdWithNotices(decision: Promise<unknown>, text: string | undefined): void {
+  private holdWithNotices(decision: Promise<unknown>, text: string | undefined, announce: boolean): void {
     this.hold(decision);
     if (text === undefined) return;
     const { metrics } = this.options;
@@ -272,7 +272,7 @@ export class Relay implements IdleCandidate {
       if (this.closed || !this.serverFramer.atBoundary || this.heldForSpool !== null) return;
       this.writeToClient(noticeResponse({ severity: 'NOTICE', code: '00000', message: text }));
     };
-    notify();
+    if (announce) notify();
     const timer = setInterval(notify, this.options.limits.approvalNoticeMs ?? 30_000);
     timer.unref();
     const stop = () => {

@@ -56,6 +56,8 @@ export class Statement {
   judgement: Judgement | undefined;
   /** Set while the statement waits for an approver: the notice its client gets. */
   notice: string | undefined;
+  /** The notice the client was last told. */
+  announced: string | undefined;
   approval: ApprovalProgress | undefined;
   /** Strict audit: whether its record is in the shared store (undefined: not asked yet). */
   durability: 'none' | 'stored' | { failed: string } | undefined;

@@ -147,7 +147,7 @@ describe('Conversation', () => {
     const c = conversation(gate);
     const first = c.client(query('UPDATE t SET a = 1'));
     expect(first).toBeInstanceOf(Hold);
-    expect((first as Hold).notice).toBe('approval required');
+    expect(first).toMatchObject({ notice: 'approval required', announce: true });
     release();
     await (first as Hold).until;
     // The framer hands the same message over again: the same statement object continues.
@@ -160,6 +160,26 @@ describe('Conversation', () => {
     c.server(readyForQuery('I'));
     c.client(query('UPDATE t SET a = 1'));
     expect(gate.seen.size).toBe(2);
+  });
+
+  it('tells a held client its notice once, not again each time the same wait is renewed', async () => {
+    let asked = 0;
+    const gate = gateOf((s) => {
+      asked++;
+      if (asked <= 2) {
+        s.notice = 'approval required: request apr-1';
+        return Promise.resolve();
+      }
+      s.conclude();
+      return undefined;
+    });
+    const c = conversation(gate);
+    const first = c.client(query('TRUNCATE t')) as Hold;
+    await first.until;
+    const second = c.client(query('TRUNCATE t')) as Hold;
+    expect([first.announce, second.announce]).toEqual([true, false]);
+    await second.until;
+    expect(c.client(query('TRUNCATE t'))).toBeUndefined();
   });
 
   it('refuses a strict statement whose record cannot be stored (58030), after holding it for the store', async () => {
