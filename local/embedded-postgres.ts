@@ -137,6 +137,35 @@ function run(
   });
 }
 
+/**
+ * A server a killed gateway left running on this data directory (its postmaster.pid names a live
+ * postgres process started with this directory): it is shut down (fast: open transactions roll back)
+ * so the new one can start. A stale pid file is PostgreSQL's own business; a live process that is
+ * not ours is left alone, and PostgreSQL's error says so.
+ */
+async function stopOrphanedServer(dataDir: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  let command: string;
+  try {
+    command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return; // not running
+  }
+  if (!/(^|\/)postgres /.test(command) || !command.includes(dataDir)) return;
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; waited < 15_000; waited += 100) {
+    if (!existsSync(`/proc/${pid}`)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  process.kill(pid, 'SIGKILL');
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const asRoot = process.getuid?.() === 0;
   const account = asRoot ? ensureServiceAccount() : undefined;
@@ -224,6 +253,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     }
     Object.assign(settings, { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key' });
   }
+  await stopOrphanedServer(dataDir);
   const args = ['-D', dataDir, '-p', String(options.port)];
   for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
   const child: ChildProcess = spawn(path.join(binaries, 'bin', 'postgres'), args, {

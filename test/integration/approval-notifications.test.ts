@@ -88,11 +88,13 @@ describe('approval notifications through a Slack webhook (local mode)', () => {
     client.on('error', () => undefined);
     await client.connect();
     await client.query(`CREATE TABLE IF NOT EXISTS ${table} (id int)`);
+    const before = posted.length;
     const done = client.query(`TRUNCATE ${table}`);
     const store = new LocalApprovalStore(directory);
     for (let i = 0; i < 100; i++) {
+      // The request is stored before the webhook is called: wait for both.
       const request = store.requests().find((r) => r.text === `TRUNCATE ${table}`);
-      if (request) return { id: request.id, done, client };
+      if (request && posted.length > before) return { id: request.id, done, client };
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new Error('no request');

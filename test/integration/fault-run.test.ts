@@ -75,7 +75,8 @@ describe('the fault run: upstream killed, store down, gateway SIGKILLed and rest
         // Long: only the write-before-acknowledge path can put records on disk before the SIGKILL.
         flushMs: 10_000,
         digestIntervalMs: 500,
-        strict: { dynamodb: { table, region: 'us-east-1', endpoint: dynamo.endpoint }, timeoutMs: 300 },
+        // Long enough for the emulator on a loaded machine, short enough for refusals while it is down.
+        strict: { dynamodb: { table, region: 'us-east-1', endpoint: dynamo.endpoint }, timeoutMs: 1000 },
         ship: {
           s3: {
             bucket: BUCKET,

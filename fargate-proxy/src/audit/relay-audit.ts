@@ -97,6 +97,13 @@ export class RelayAudit {
     this.spool.awaitingServer += awaiting ? 1 : -1;
   }
 
+  /** Whether an execution of this prepared statement must have a strict record before it runs. */
+  strictAtBind(statementName: string): boolean {
+    if (!this.strict) return false;
+    const analysis = this.tracker.prepared(statementName)?.decided.statements?.[0];
+    return analysis !== undefined && this.strict.classes.has(analysis.class);
+  }
+
   /** Calls `then` once every record made so far is in the spool (group commit, end of this turn). */
   afterSpool(then: () => void): void {
     this.spool.afterFlush(then);

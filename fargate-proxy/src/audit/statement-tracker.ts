@@ -65,11 +65,12 @@ interface Execution {
 }
 
 /**
- * Executions the server has ended, waiting for their result to pass on to the client: one, or every
- * statement of a multi-statement Query refused whole (one error ends them all).
+ * An execution the server has ended, waiting for its result to pass on to the client; `together`:
+ * the other statements of a multi-statement Query refused whole (one error ends them all).
  */
 interface Ended {
-  executions: Execution[];
+  execution: Execution;
+  together?: Execution[];
   outcome: StatementRecord['outcome'];
   end: number;
   masking?: StatementRecord['masking'];
@@ -145,7 +146,8 @@ export class StatementTracker {
     this.pendingBatches.push(batch);
     const analysed = decided.statements?.length ? decided.statements : [undefined];
     const refusedWhole = decided.decision !== 'allowed' && decided.decision !== 'approved';
-    analysed.forEach((analysis, index) => {
+    for (let index = 0; index < analysed.length; index++) {
+      const analysis = analysed[index];
       this.queue.push({
         protocol: 'simple',
         part: analysed.length > 1 ? { index, of: analysed.length, refusedWhole } : undefined,
@@ -157,7 +159,7 @@ export class StatementTracker {
         start: arrived,
         bytesIn: bytes,
       });
-    });
+    }
   }
 
   parse(name: string, text: string, decided: AuditedDecision): void {
@@ -251,12 +253,12 @@ export class StatementTracker {
       this.end(undefined, { sqlstate }, masking);
       return;
     }
-    const together = [execution];
+    const together: Execution[] = [];
     while (this.queue.length > 0 && this.queue[0]!.batch === execution.batch) {
       const skipped = this.queue.shift()!;
       if (execution.part?.refusedWhole) together.push(skipped);
     }
-    this.ended.push({ executions: together, outcome: { sqlstate }, end: nowMicros(), masking });
+    this.ended.push({ execution, together, outcome: { sqlstate }, end: nowMicros(), masking });
   }
 
   /**
@@ -268,7 +270,7 @@ export class StatementTracker {
     outcome: StatementRecord['outcome'],
     masking?: StatementRecord['masking'],
   ): void {
-    this.ended.push(execution ? { executions: [execution], outcome, end: nowMicros(), masking } : null);
+    this.ended.push(execution ? { execution, outcome, end: nowMicros(), masking } : null);
   }
 
   /**
@@ -293,10 +295,10 @@ export class StatementTracker {
   }
 
   private record(ended: Ended, bytesOut: number, recording?: StatementRecord['recording']): void {
+    this.recordOne(ended.execution, ended, bytesOut, recording);
     // The bytes of a Query refused whole are its one error: counted once.
-    ended.executions.forEach((execution, i) => {
-      this.recordOne(execution, ended, i === 0 ? bytesOut : 0, recording);
-    });
+    if (ended.together)
+      for (const execution of ended.together) this.recordOne(execution, ended, 0, recording);
   }
 
   private recordOne(

@@ -1,6 +1,5 @@
 import { isUtf8 } from 'node:buffer';
 import type { RelayAudit } from '../audit/relay-audit';
-import type { AuditedDecision } from '../audit/statement-tracker';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { FrontendCode, HEADER_LENGTH } from '../protocol/codes';
@@ -164,7 +163,8 @@ export class Conversation {
     }
     const held = this.ready(statement);
     if (held) return held;
-    const { refusal, decided, judgement } = this.outcomeOf(statement);
+    const judgement = this.outcomeOf(statement);
+    const { refusal, decided } = judgement;
     const parse = statement.parse;
     if (parse) {
       // Binds are looked at only while a statement's decision waits for its parameters (or for audit).
@@ -237,15 +237,10 @@ export class Conversation {
   }
 
   /** The statement's judgement, with a strict record that could not be stored turned into a refusal. */
-  private outcomeOf(statement: Statement): {
-    refusal: Refusal | undefined;
-    decided: AuditedDecision | undefined;
-    judgement: Judgement;
-  } {
+  private outcomeOf(statement: Statement): Judgement {
     const judgement = statement.judgement!;
     const durability = statement.durability;
-    if (typeof durability !== 'object')
-      return { refusal: judgement.refusal, decided: judgement.decided, judgement };
+    if (typeof durability !== 'object') return judgement;
     return {
       refusal: {
         sqlstate: STRICT_AUDIT_SQLSTATE,
@@ -258,7 +253,6 @@ export class Conversation {
         decision: 'refused',
         rule: 'strict-audit',
       },
-      judgement,
     };
   }
 
@@ -299,16 +293,24 @@ export class Conversation {
     let statement = this.current;
     this.current = undefined;
     if (!statement) {
-      statement = Statement.bind(decodeBind(message));
+      const bind = decodeBind(message);
+      // The common case, on every execution of a prepared statement: nothing to decide at the Bind
+      // and no strict record to wait for, so no statement object either.
+      if (!gate?.awaitsBind && !audit?.strictAtBind(bind.statementName)) {
+        audit?.bind(bind);
+        gate?.masking?.bind(bind.portal, bind.statementName, bind.resultFormats);
+        return undefined;
+      }
+      statement = Statement.bind(bind);
       if (!gate?.awaitsBind) statement.conclude();
     }
     const held = this.ready(statement);
     if (held) return held;
-    const { refusal, decided, judgement } = this.outcomeOf(statement);
+    const { refusal, decided, bindRewrite } = this.outcomeOf(statement);
     const bind = statement.bind!;
     audit?.bind(bind, decided, statement.arrived);
     gate?.masking?.bind(bind.portal, bind.statementName, bind.resultFormats);
-    if (!refusal) return judgement.bindRewrite ? encodeBind(judgement.bindRewrite) : undefined;
+    if (!refusal) return bindRewrite ? encodeBind(bindRewrite) : undefined;
     return encodeParse({
       statementName: 'gatehouse_refused_bind',
       query: this.addRefusal(refusal),
