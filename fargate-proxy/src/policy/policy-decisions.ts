@@ -1,6 +1,9 @@
-import type { CompiledPolicy, Grant } from '../../../core/policy/compiled-policy';
+import { approversBehind } from '../../../core/policy/admission';
+import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
 import { type Decision, decide } from '../../../core/policy/decide';
 import type { Analysis } from '../../../core/sql/analysis';
+import type { ApprovalCase } from '../approval/approval-desk';
+import { redact } from '../audit/redaction';
 import type { AuditedDecision } from '../audit/statement-tracker';
 import type { Refusal } from '../session/statement-gate';
 
@@ -44,4 +47,40 @@ export function refusalFor(decision: Decision, grant: Grant): Refusal {
     };
   }
   return { sqlstate: '42501', message: `permission denied by policy: ${decision.reason}`, detail };
+}
+
+/**
+ * The request a statement makes when its grant's rule sends it for approval, or undefined when the
+ * rule has no approval settings (then the statement is refused). `holder`: the asking session, named
+ * on requests whose statement waits on the wire (its approval may run that statement alone).
+ */
+export function approvalCaseFor(
+  decision: Decision,
+  grant: Grant,
+  sql: string,
+  session: { policy: CompiledPolicy; identity: Identity; database: string; holder: string },
+): ApprovalCase | undefined {
+  const rule = grant.rules.find((r) => r.name === decision.rule);
+  const approval = rule?.approval;
+  if (!rule || !approval) return undefined;
+  const { policy, identity } = session;
+  return {
+    issuer: identity.issuer,
+    subject: identity.subject,
+    database: session.database,
+    text: sql,
+    parameters: [],
+    grant: grant.name,
+    rule: rule.name,
+    reason: decision.reason,
+    shown: redact(sql).text,
+    approval,
+    excluded: approversBehind(policy, identity),
+    ...(approval.wait ? { holder: session.holder } : {}),
+    contacts: Object.fromEntries(
+      policy.approvers
+        .filter((a) => approval.approvers.includes(a.name))
+        .map(({ name, email, slack }) => [name, { email, slack }]),
+    ),
+  };
 }

@@ -1,9 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Coverage } from '../../../core/approval/approval';
-import { approversBehind } from '../../../core/policy/admission';
 import { withinAllowedHours } from '../../../core/policy/allowed-hours';
 import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
-import { type Decision, decide, dependsOnParameters } from '../../../core/policy/decide';
+import { decide, dependsOnParameters } from '../../../core/policy/decide';
 import type { Analysis, StatementAnalysis } from '../../../core/sql/analysis';
 import type { ApprovalCase, ApprovalDesk } from '../approval/approval-desk';
 import type { ApprovalEvent } from '../approval/approval-events';
@@ -18,7 +17,7 @@ import type { Statement } from '../session/statement';
 import type { StatementGate } from '../session/statement-gate';
 import { ApprovalStage, type StageResult } from './approval-stage';
 import { maskingStep } from './masking-stage';
-import { audited, cachedDecision, refusalFor } from './policy-decisions';
+import { approvalCaseFor, audited, cachedDecision, refusalFor } from './policy-decisions';
 import type { StatementAnalyser } from './statement-analyser';
 import type { StatementPacer } from './statement-pacer';
 
@@ -264,7 +263,14 @@ export class SessionPolicy implements StatementGate {
       statement.decided = { ...statement.decided, approval: this.elevation.approval };
     if (decision.outcome === 'allow') return undefined;
     const approvalCase =
-      decision.outcome === 'approve' ? this.approvalCase(decision, grant, statement.text) : undefined;
+      decision.outcome === 'approve' && this.approvals
+        ? approvalCaseFor(decision, grant, statement.text, {
+            policy: this.policy,
+            identity: this.identity,
+            database: this.database,
+            holder: this.holder,
+          })
+        : undefined;
     if (!approvalCase) {
       // Refused before masking traced it: under a masking grant its literals may be masked values.
       statement.decided = { ...statement.decided, ...this.untraced(grant) };
@@ -379,32 +385,6 @@ export class SessionPolicy implements StatementGate {
     if (approved)
       statement.decided = { ...statement.decided, decision: 'approved', approval: approved.approval };
     return undefined;
-  }
-
-  /** A statement the policy sends for approval, when the rule has an approval workflow and one runs here. */
-  private approvalCase(decision: Decision, grant: Grant, sql: string): ApprovalCase | undefined {
-    const rule = grant.rules.find((r) => r.name === decision.rule);
-    if (!this.approvals || !rule?.approval) return undefined;
-    return {
-      issuer: this.identity.issuer,
-      subject: this.identity.subject,
-      database: this.database,
-      text: sql,
-      parameters: [],
-      grant: grant.name,
-      rule: rule.name,
-      reason: decision.reason,
-      shown: redact(sql).text,
-      approval: rule.approval,
-      excluded: approversBehind(this.policy, this.identity),
-      // A statement that waits on the wire is the only one its approval may run.
-      ...(rule.approval.wait ? { holder: this.holder } : {}),
-      contacts: Object.fromEntries(
-        this.policy.approvers
-          .filter((a) => rule.approval!.approvers.includes(a.name))
-          .map(({ name, email, slack }) => [name, { email, slack }]),
-      ),
-    };
   }
 
   /** An approved elevation takes effect for this session (and is found again by its other sessions). */
