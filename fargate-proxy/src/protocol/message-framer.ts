@@ -75,6 +75,9 @@ export class MessageFramer {
   /** Set by `suspend()`: bytes from the suspended message on wait here until `resume()`. */
   private suspendedBytes: Buffer[] | null = null;
   private readonly counters: number[];
+  /** Type byte of the last counted message forwarded (-1: none yet), and the one before it. */
+  private lastCounted = -1;
+  private countedBeforeLast = -1;
 
   constructor(options: MessageFramerOptions) {
     this.options = options;
@@ -85,6 +88,31 @@ export class MessageFramer {
   /** Messages of type `code` seen so far; `code` must be one of `options.counted`. */
   count(code: number): number {
     return this.counters[(this.table[code]! >> 2) - 1] ?? 0;
+  }
+
+  /**
+   * The type byte of the last counted message passed on (-1 when none): the relay knows from it
+   * whether the server is between two of the client's requests.
+   */
+  get lastCountedCode(): number {
+    return this.lastCounted;
+  }
+
+  /**
+   * Inspects every message until the function returned is called, which puts back what was
+   * inspected before (the relay reads a whole answer of its own this way).
+   */
+  inspectEverything(): () => void {
+    const before = this.table;
+    const ownedBefore = this.ownTable;
+    const all = Uint8Array.from(before);
+    for (const code of this.options.allowed) all[code]! |= INSPECTED;
+    this.table = all;
+    this.ownTable = true;
+    return () => {
+      this.table = before;
+      this.ownTable = ownedBefore;
+    };
   }
 
   /** Starts or stops inspecting a message type (e.g. DataRow once a masked column is described). */
@@ -130,7 +158,10 @@ export class MessageFramer {
    */
   private hold(code: number, bytes: Buffer): void {
     const entry = code >= 0 ? this.table[code]! : 0;
-    if (entry > 3) this.counters[(entry >> 2) - 1]!--;
+    if (entry > 3) {
+      this.counters[(entry >> 2) - 1]!--;
+      this.lastCounted = this.countedBeforeLast;
+    }
     this.suspendedBytes!.push(Buffer.from(bytes));
   }
 
@@ -203,7 +234,11 @@ export class MessageFramer {
       if (messageLength > this.options.maxMessageLength) {
         throw new MessageTooLongError(messageLength, this.options.maxMessageLength, code);
       }
-      if (entry > 3) this.counters[(entry >> 2) - 1]!++;
+      if (entry > 3) {
+        this.counters[(entry >> 2) - 1]!++;
+        this.countedBeforeLast = this.lastCounted;
+        this.lastCounted = code;
+      }
       const total = messageLength + 1;
       if ((entry & INSPECTED) === 0) {
         if (position + total <= length) {

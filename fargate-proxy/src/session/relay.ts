@@ -6,9 +6,11 @@ import { fatal, noticeResponse } from '../protocol/backend-messages';
 import { BACKEND_SESSION_CODES, BackendCode, FRONTEND_SESSION_CODES, FrontendCode } from '../protocol/codes';
 import { MessageTooLongError, ProtocolError } from '../protocol/errors';
 import { MessageFramer } from '../protocol/message-framer';
+import { ClientOutput } from './client-output';
 import { Conversation, END, Hold } from './conversation';
 import type { IdleCandidate, IdleSweeper } from './idle-sweeper';
 import { clientMessagesInspected, serverMessagesInspected } from './inspected-messages';
+import { OwnStatementPump } from './own-statement-pump';
 import { PendingRefusals } from './refusals';
 import { ServerReplies } from './server-replies';
 import type { StatementGate } from './statement-gate';
@@ -59,7 +61,7 @@ export class Relay implements IdleCandidate {
   /** Sweeper tick of the last traffic in either direction. */
   private lastActive = 0;
   private clientPaused = false;
-  private upstreamPaused = false;
+  private readonly output: ClientOutput;
 
   constructor(private readonly options: RelayOptions) {
     const { limits, gate, audit } = options;
@@ -69,7 +71,18 @@ export class Relay implements IdleCandidate {
       maxMessageLength: limits.maxClientMessageBytes,
       maxInspectedLength: limits.maxClientMessageBytes,
       onMessage: (code, message) => this.onClientMessage(code, message),
-      counted: [FrontendCode.Query, FrontendCode.Sync, FrontendCode.Execute, FrontendCode.FunctionCall],
+      // Parse, Bind, Describe and Close are counted so that the last one passed on is known (see
+      // OwnStatementPump); requests and executions for the relay's own counts.
+      counted: [
+        FrontendCode.Query,
+        FrontendCode.Sync,
+        FrontendCode.Execute,
+        FrontendCode.FunctionCall,
+        FrontendCode.Parse,
+        FrontendCode.Bind,
+        FrontendCode.Describe,
+        FrontendCode.Close,
+      ],
       emit: (bytes) => this.toUpstream(bytes),
     });
     this.serverFramer = new MessageFramer({
@@ -78,9 +91,10 @@ export class Relay implements IdleCandidate {
       maxMessageLength: limits.maxServerMessageBytes,
       maxInspectedLength: limits.maxServerMessageBytes,
       onMessage: (code, message) => this.onServerMessage(code, message),
-      emit: (bytes) => this.toClient(bytes),
+      emit: (bytes) => this.output.send(bytes),
     });
     const { metrics, log } = options;
+    this.output = new ClientOutput(options.client, options.upstream, metrics, audit);
     const refusals = new PendingRefusals();
     this.replies = new ServerReplies({
       gate,
@@ -104,6 +118,20 @@ export class Relay implements IdleCandidate {
       rowsChanged: () => this.replies.inspectRowsIfMasked(),
     });
   }
+
+  /**
+   * Runs the gateway's own statements on this session's upstream, while a client's statement is
+   * held for its judgement: the client sees nothing of them (see OwnStatementPump).
+   */
+  readonly ownStatements: OwnStatementPump = new OwnStatementPump({
+    closed: () => this.closed,
+    clientHeld: () => this.clientFramer.suspended,
+    lastClientMessage: () => this.clientFramer.lastCountedCode,
+    outstanding: () => this.outstanding,
+    transactionStatus: () => this.replies.transactionStatus,
+    inspectEverything: () => this.serverFramer.inspectEverything(),
+    toUpstream: (bytes) => this.toUpstream(bytes),
+  });
 
   get inTransaction(): boolean {
     return this.replies.transactionStatus !== 0x49;
@@ -195,6 +223,8 @@ export class Relay implements IdleCandidate {
     this.options.client.pause();
     const release = () => {
       if (this.closed) return;
+      // A statement of the gateway's own still on the server: the client's bytes follow its end.
+      if (this.ownStatements.holdsRelease(release)) return;
       if (!this.clientPaused) this.options.client.resume();
       this.frameClientBytes(() => this.clientFramer.resume());
     };
@@ -249,7 +279,9 @@ export class Relay implements IdleCandidate {
 
   /** A server message the framer inspects: the conversation's reply, and the latency of a batch. */
   private onServerMessage(code: number, message: Buffer): Buffer | null | undefined {
+    if (this.ownStatements.active) return this.ownStatements.serverMessage(code, message);
     const reply = this.replies.reply(code, message);
+    if (code === BackendCode.ReadyForQuery) this.ownStatements.clientRequestAnswered();
     if (code === BackendCode.ReadyForQuery && this.busySince !== 0 && this.outstanding <= 0) {
       this.options.metrics.observeLatency((performance.now() - this.busySince) / 1000);
       this.busySince = 0;
@@ -269,8 +301,8 @@ export class Relay implements IdleCandidate {
     const { metrics } = this.options;
     metrics.data.approvalsHeld++;
     const notify = () => {
-      if (this.closed || !this.serverFramer.atBoundary || this.heldForSpool !== null) return;
-      this.writeToClient(noticeResponse({ severity: 'NOTICE', code: '00000', message: text }));
+      if (this.closed || !this.serverFramer.atBoundary || this.output.waiting) return;
+      this.output.write(noticeResponse({ severity: 'NOTICE', code: '00000', message: text }));
     };
     if (announce) notify();
     const timer = setInterval(notify, this.options.limits.approvalNoticeMs ?? 30_000);
@@ -295,59 +327,6 @@ export class Relay implements IdleCandidate {
     }
   }
 
-  /**
-   * Bytes for the client. With the audit on, bytes that carry a statement's outcome wait until its
-   * record is in the spool (written once for all sessions at the end of this event-loop turn), and
-   * everything after them waits behind them, so the client never learns of an unrecorded statement.
-   */
-  private toClient(bytes: Buffer): void {
-    this.options.metrics.data.bytesToClients += bytes.length;
-    const { audit } = this.options;
-    if (audit) {
-      const mustWait = audit.toClient(bytes);
-      if (this.heldForSpool !== null) {
-        // Copied: chunks may be views of a reused read buffer.
-        this.heldForSpool.push(Buffer.from(bytes));
-        return;
-      }
-      if (mustWait) {
-        this.heldForSpool = [Buffer.from(bytes)];
-        audit.afterSpool(this.releaseHeld);
-        return;
-      }
-    }
-    this.writeToClient(bytes);
-  }
-
-  /** Bytes waiting for the audit spool, in order; null when nothing waits. */
-  private heldForSpool: Buffer[] | null = null;
-
-  private readonly releaseHeld = (): void => {
-    const held = this.heldForSpool;
-    this.heldForSpool = null;
-    if (held === null || this.options.client.destroyed) return;
-    for (const bytes of held) this.writeToClient(bytes);
-  };
-
-  /** Before the gateway writes to the client itself or closes: what waits goes out first, recorded. */
-  private releaseHeldNow(): void {
-    if (this.heldForSpool === null) return;
-    this.options.audit?.flushSpool();
-    this.releaseHeld();
-  }
-
-  private writeToClient(bytes: Buffer): void {
-    const { upstream, client } = this.options;
-    if (!client.write(bytes) && !this.upstreamPaused) {
-      this.upstreamPaused = true;
-      upstream.pause();
-      client.once('drain', () => {
-        this.upstreamPaused = false;
-        upstream.resume();
-      });
-    }
-  }
-
   private protocolViolation(error: unknown): void {
     const message = error instanceof ProtocolError ? error.message : 'malformed message';
     this.options.metrics.data.protocolErrors++;
@@ -367,7 +346,7 @@ export class Relay implements IdleCandidate {
 
   private sendAndClose(message: Buffer): void {
     if (this.closed) return;
-    this.releaseHeldNow();
+    this.output.releaseNow();
     this.options.client.write(message);
     this.close('ended by gateway');
   }
@@ -383,7 +362,7 @@ export class Relay implements IdleCandidate {
 
   close(reason: string, error?: unknown): void {
     if (this.closed) return;
-    this.releaseHeldNow();
+    this.output.releaseNow();
     this.closed = true;
     const { client, upstream, log } = this.options;
     if (error) log.debug('session closing', { reason, error });
@@ -398,6 +377,7 @@ export class Relay implements IdleCandidate {
       upstream.destroy();
     }, 5000).unref();
     this.options.idle.delete(this);
+    this.ownStatements.close();
     this.options.onClose(reason);
   }
 }

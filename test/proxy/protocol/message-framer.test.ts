@@ -223,3 +223,43 @@ describe('MessageFramer lookup tables', () => {
     );
   });
 });
+
+describe('MessageFramer: what the relay learns for its own statements', () => {
+  it('knows the last counted message passed on, not the one it holds', () => {
+    let hold = false;
+    const { f } = framer({
+      inspect: [FrontendCode.Parse],
+      onMessage: () => {
+        if (hold) f.suspend();
+        return undefined;
+      },
+    });
+    expect(f.lastCountedCode).toBe(-1);
+    f.push(query('SELECT 1'));
+    expect(f.lastCountedCode).toBe(FrontendCode.Query);
+    hold = true;
+    f.push(parse('s1', 'SELECT 2'));
+    // Held at the Parse: nothing of it reached the server, so the last one passed on is the Query.
+    expect(f.lastCountedCode).toBe(FrontendCode.Query);
+    expect(f.count(FrontendCode.Parse)).toBe(0);
+    hold = false;
+    f.resume();
+    expect(f.lastCountedCode).toBe(FrontendCode.Parse);
+  });
+
+  it('inspects every message until told to stop, then as before', () => {
+    const seen: number[] = [];
+    const { f } = framer({
+      inspect: [FrontendCode.Query],
+      onMessage: (code) => {
+        seen.push(code);
+        return undefined;
+      },
+    });
+    const restore = f.inspectEverything();
+    f.push(Buffer.concat([query('SELECT 1'), sync()]));
+    restore();
+    f.push(Buffer.concat([query('SELECT 2'), sync()]));
+    expect(seen).toEqual([FrontendCode.Query, FrontendCode.Sync, FrontendCode.Query]);
+  });
+});
