@@ -16,6 +16,7 @@ import {
 import type { PendingRefusals } from './refusals';
 import { type Judgement, Statement } from './statement';
 import { type Refusal, refusalFields, type StatementGate } from './statement-gate';
+import type { Transaction } from './transaction';
 
 /** io_error: the audit store could not take a strict statement's record. */
 const STRICT_AUDIT_SQLSTATE = '58030';
@@ -57,6 +58,8 @@ export interface ConversationOptions {
   audit?: RelayAudit;
   metrics: Metrics;
   log: Logger;
+  /** The client's transaction: told what is passed on (see Transaction). */
+  transaction: Transaction;
   /** Refusals whose markers the server will fail (see PendingRefusals), shared with ServerReplies. */
   refusals: PendingRefusals;
   /** ReadyForQuery messages received so far. */
@@ -122,7 +125,10 @@ export class Conversation {
     if (code === FrontendCode.Describe || code === FrontendCode.Close) {
       const target = decodeTarget(message, code);
       if (code === FrontendCode.Describe) masking?.describe(target.kind, target.name);
-      else masking?.close(target.kind, target.name);
+      else {
+        masking?.close(target.kind, target.name);
+        this.options.transaction.close(target.kind, target.name);
+      }
       return undefined;
     }
     if (code === FrontendCode.Execute) {
@@ -133,8 +139,10 @@ export class Conversation {
       }
       this.executePaced = false;
       audit?.clientMessage(code, message);
+      const { portal } = decodeExecute(message);
+      this.options.transaction.execute(portal);
       if (masking) {
-        masking.execute(decodeExecute(message).portal);
+        masking.execute(portal);
         this.options.rowsChanged();
       }
       return undefined;
@@ -181,6 +189,10 @@ export class Conversation {
       this.options.rowsChanged();
     }
     if (!refusal) {
+      const { transaction } = this.options;
+      const analysed = statement.analysis?.statements;
+      if (parse) transaction.parse(parse.statementName, analysed);
+      else transaction.query(analysed);
       const rewrite = judgement.rewrite;
       if (rewrite === undefined) return undefined;
       return parse ? encodeParse({ ...parse, query: rewrite }) : encodeQuery(rewrite);
@@ -299,6 +311,7 @@ export class Conversation {
       if (!gate?.awaitsBind && !audit?.strictAtBind(bind.statementName)) {
         audit?.bind(bind);
         gate?.masking?.bind(bind.portal, bind.statementName, bind.resultFormats);
+        this.options.transaction.bind(bind.portal, bind.statementName);
         return undefined;
       }
       statement = Statement.bind(bind);
@@ -310,7 +323,10 @@ export class Conversation {
     const bind = statement.bind!;
     audit?.bind(bind, decided, statement.arrived);
     gate?.masking?.bind(bind.portal, bind.statementName, bind.resultFormats);
-    if (!refusal) return bindRewrite ? encodeBind(bindRewrite) : undefined;
+    if (!refusal) {
+      this.options.transaction.bind(bind.portal, bind.statementName);
+      return bindRewrite ? encodeBind(bindRewrite) : undefined;
+    }
     return encodeParse({
       statementName: 'gatehouse_refused_bind',
       query: this.addRefusal(refusal),

@@ -14,6 +14,7 @@ import { OwnStatementPump } from './own-statement-pump';
 import { PendingRefusals } from './refusals';
 import { ServerReplies } from './server-replies';
 import type { StatementGate } from './statement-gate';
+import { Transaction } from './transaction';
 
 export interface RelayLimits {
   maxClientMessageBytes: number;
@@ -52,6 +53,7 @@ export class Relay implements IdleCandidate {
   private readonly clientFramer: MessageFramer;
   private readonly serverFramer: MessageFramer;
   private readonly conversation: Conversation;
+  private readonly transaction = new Transaction();
   private readonly replies: ServerReplies;
   private busySince = 0;
   private closed = false;
@@ -98,6 +100,8 @@ export class Relay implements IdleCandidate {
     const refusals = new PendingRefusals();
     this.replies = new ServerReplies({
       gate,
+      transaction: this.transaction,
+      outstanding: () => this.outstanding,
       audit,
       metrics,
       refusals,
@@ -108,6 +112,7 @@ export class Relay implements IdleCandidate {
     });
     this.conversation = new Conversation({
       gate,
+      transaction: this.transaction,
       audit,
       metrics,
       log,
@@ -133,8 +138,9 @@ export class Relay implements IdleCandidate {
     toUpstream: (bytes) => this.toUpstream(bytes),
   });
 
+  /** Whether the client's next statement runs inside a transaction block (see Transaction). */
   get inTransaction(): boolean {
-    return this.replies.transactionStatus !== 0x49;
+    return this.transaction.inBlock;
   }
 
   /** Requests sent (Query, Sync, FunctionCall) whose ReadyForQuery has not come back. */

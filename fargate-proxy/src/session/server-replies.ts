@@ -7,6 +7,7 @@ import { BackendCode, HEADER_LENGTH } from '../protocol/codes';
 import { decodeErrorFields } from '../protocol/error-fields';
 import type { PendingRefusals } from './refusals';
 import type { StatementGate } from './statement-gate';
+import type { Transaction } from './transaction';
 
 /** 54000 (program_limit_exceeded): the grant's row limit ended the statement. */
 const ROW_LIMIT_SQLSTATE = '54000';
@@ -17,6 +18,10 @@ export interface ServerRepliesOptions {
   metrics: Metrics;
   /** The refusals the client side registered: their markers' errors are replaced here. */
   refusals: PendingRefusals;
+  /** The client's transaction: told each ReadyForQuery. */
+  transaction: Transaction;
+  /** Client requests sent whose ReadyForQuery has not come back (after counting this one). */
+  outstanding(): number;
   /** Whether the server's framer should hand over each row (masking a result, counting rows). */
   inspectRows(on: boolean): void;
 }
@@ -87,6 +92,7 @@ export class ServerReplies {
       this.cutting = false;
       this.readyCount++;
       this.transactionStatus = message[HEADER_LENGTH] ?? 0x49;
+      this.options.transaction.ready(this.transactionStatus, this.options.outstanding() <= 0);
       const { refusals } = this.options;
       if (refusals.size > 0) refusals.settle(this.readyCount);
       audit?.serverMessage(code, message);

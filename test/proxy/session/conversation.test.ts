@@ -13,6 +13,7 @@ import { PendingRefusals } from '../../../fargate-proxy/src/session/refusals';
 import { ServerReplies } from '../../../fargate-proxy/src/session/server-replies';
 import type { Statement } from '../../../fargate-proxy/src/session/statement';
 import type { StatementGate } from '../../../fargate-proxy/src/session/statement-gate';
+import { Transaction } from '../../../fargate-proxy/src/session/transaction';
 import { bind, cstr, execute, parse, query, typed } from '../../support/wire';
 
 /** A spool that is always written: records are made, the pump's waiting is not under test here. */
@@ -45,8 +46,11 @@ function conversation(gate?: StatementGate, strict?: StrictStore) {
   );
   let sent = 0;
   const inspected = { binds: false, rows: true };
+  const transaction = new Transaction();
   const replies = new ServerReplies({
     gate,
+    transaction,
+    outstanding: (): number => sent - replies.readyCount,
     audit,
     metrics,
     refusals,
@@ -56,6 +60,7 @@ function conversation(gate?: StatementGate, strict?: StrictStore) {
   });
   const talk = new Conversation({
     gate,
+    transaction,
     audit,
     metrics,
     log: silentLogger,
