@@ -1,4 +1,5 @@
 import { approversBehind } from '../../../core/policy/admission';
+import { withinAllowedHours } from '../../../core/policy/allowed-hours';
 import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
 import { type Decision, decide } from '../../../core/policy/decide';
 import type { Analysis } from '../../../core/sql/analysis';
@@ -83,4 +84,34 @@ export function approvalCaseFor(
         .map(({ name, email, slack }) => [name, { email, slack }]),
     ),
   };
+}
+
+/** The grant's limits on any statement (its length, the hours it may run in): the refusal, if one applies. */
+export function limitRefusal(
+  text: string,
+  grant: Grant,
+  maxStatementChars: number,
+  now: () => Date,
+): { rule: 'statement-size' | 'allowed-hours'; refusal: Refusal } | undefined {
+  if (text.length > maxStatementChars) {
+    return {
+      rule: 'statement-size',
+      refusal: {
+        sqlstate: '54000',
+        message: `statement is longer than the gateway's limit of ${maxStatementChars} characters`,
+      },
+    };
+  }
+  const hours = grant.limits.allowedHours;
+  if (hours && !withinAllowedHours(hours, now())) {
+    return {
+      rule: 'allowed-hours',
+      refusal: {
+        sqlstate: '42501',
+        message: `permission denied by policy: statements are allowed only within the hours of grant "${grant.name}"`,
+        detail: `grant "${grant.name}", rule "allowed-hours"`,
+      },
+    };
+  }
+  return undefined;
 }

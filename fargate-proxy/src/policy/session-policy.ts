@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Coverage } from '../../../core/approval/approval';
-import { withinAllowedHours } from '../../../core/policy/allowed-hours';
 import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
 import { decide, dependsOnParameters } from '../../../core/policy/decide';
 import type { Analysis, StatementAnalysis } from '../../../core/sql/analysis';
@@ -17,7 +16,7 @@ import type { Statement } from '../session/statement';
 import type { StatementGate } from '../session/statement-gate';
 import { ApprovalStage, type StageResult } from './approval-stage';
 import { maskingStep } from './masking-stage';
-import { approvalCaseFor, audited, cachedDecision, refusalFor } from './policy-decisions';
+import { approvalCaseFor, audited, cachedDecision, limitRefusal, refusalFor } from './policy-decisions';
 import type { StatementAnalyser } from './statement-analyser';
 import type { StatementPacer } from './statement-pacer';
 
@@ -208,23 +207,10 @@ export class SessionPolicy implements StatementGate {
     }
     const grant = this.decidingGrant();
     statement.grant = grant;
-    if (statement.text.length > this.context.maxStatementChars) {
-      statement.decided = { decision: 'refused', rule: 'statement-size', ...this.untraced(grant) };
-      return {
-        sqlstate: '54000',
-        message: `statement is longer than the gateway's limit of ${this.context.maxStatementChars} characters`,
-      };
-    }
-    const hours = grant.limits.allowedHours;
-    if (hours && !withinAllowedHours(hours, this.context.now())) {
-      statement.decided = { decision: 'refused', rule: 'allowed-hours', ...this.untraced(grant) };
-      return {
-        sqlstate: '42501',
-        message: `permission denied by policy: statements are allowed only within the hours of grant "${grant.name}"`,
-        detail: `grant "${grant.name}", rule "allowed-hours"`,
-      };
-    }
-    return undefined;
+    const refused = limitRefusal(statement.text, grant, this.context.maxStatementChars, this.context.now);
+    if (!refused) return undefined;
+    statement.decided = { decision: 'refused', rule: refused.rule, ...this.untraced(grant) };
+    return refused.refusal;
   }
 
   private analyse(statement: Statement): StageResult | typeof DONE {

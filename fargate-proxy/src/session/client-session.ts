@@ -35,7 +35,7 @@ import { type ClientStart, type HandshakeOptions, performHandshake } from './han
 import type { IdleSweeper } from './idle-sweeper';
 import { Relay, type RelayLimits } from './relay';
 import { SessionError } from './session-errors';
-import { ApprovalOutcomes, startupFailure } from './session-outcomes';
+import { ApprovalOutcomes, endAfterWithdrawal, startupFailure } from './session-outcomes';
 import type { StatementGate } from './statement-gate';
 import { forwardedParameters } from './upstream-parameters';
 
@@ -57,8 +57,6 @@ export interface SessionDependencies {
 }
 
 const NOTHING = Buffer.alloc(0);
-/** How long the end of a session waits for a held statement's request to be withdrawn. */
-const WITHDRAW_WAIT_MS = 5_000;
 /** The server setting a held statement must stay within (see ApprovalStage.holdLimitMs). */
 const IDLE_IN_TRANSACTION = 'idle_in_transaction_session_timeout';
 
@@ -322,19 +320,8 @@ export class ClientSession {
           this.finish();
         };
         // A statement still waiting for approval withdraws its request first, so the session's trail
-        // says how the request ended before the session's end (bounded: a store that hangs is logged).
-        const withdrawn = admitted.policy.close();
-        if (!withdrawn) {
-          end();
-          return;
-        }
-        const bound = new Promise<'timeout'>((resolve) =>
-          setTimeout(() => resolve('timeout'), WITHDRAW_WAIT_MS).unref(),
-        );
-        void Promise.race([withdrawn, bound]).then((result) => {
-          if (result === 'timeout') this.log.error('approval request not withdrawn in time', {});
-          end();
-        });
+        // says how the request ended before the session's end.
+        endAfterWithdrawal(admitted.policy.close(), end, this.log);
       },
     });
     const relay = this.relay;

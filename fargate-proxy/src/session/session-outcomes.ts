@@ -59,3 +59,29 @@ export class ApprovalOutcomes {
     else data.approvalsCancelled++;
   }
 }
+
+/** How long the end of a session waits for a held statement's request to be withdrawn. */
+const WITHDRAW_WAIT_MS = 5_000;
+
+/**
+ * Ends a session once the request of its held statement is withdrawn (`withdrawn`; undefined when
+ * nothing was held), so its trail says how the request ended before the session's end. Bounded: a
+ * store that hangs is logged and the session ends anyway.
+ */
+export function endAfterWithdrawal(
+  withdrawn: Promise<unknown> | undefined,
+  end: () => void,
+  log: Logger,
+): void {
+  if (!withdrawn) {
+    end();
+    return;
+  }
+  const bound = new Promise<'timeout'>((resolve) =>
+    setTimeout(() => resolve('timeout'), WITHDRAW_WAIT_MS).unref(),
+  );
+  void Promise.race([withdrawn, bound]).then((result) => {
+    if (result === 'timeout') log.error('approval request not withdrawn in time', {});
+    end();
+  });
+}
