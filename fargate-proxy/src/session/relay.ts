@@ -128,15 +128,21 @@ export class Relay implements IdleCandidate {
    * Runs the gateway's own statements on this session's upstream, while a client's statement is
    * held for its judgement: the client sees nothing of them (see OwnStatementPump).
    */
-  readonly ownStatements: OwnStatementPump = new OwnStatementPump({
-    closed: () => this.closed,
-    clientHeld: () => this.clientFramer.suspended,
-    lastClientMessage: () => this.clientFramer.lastCountedCode,
-    outstanding: () => this.outstanding,
-    transactionStatus: () => this.replies.transactionStatus,
-    inspectEverything: () => this.serverFramer.inspectEverything(),
-    toUpstream: (bytes) => this.toUpstream(bytes),
-  });
+  get ownStatements(): OwnStatementPump {
+    // Made on first use: most sessions never need one, and an idle session's memory counts.
+    this.pump ??= new OwnStatementPump({
+      closed: () => this.closed,
+      clientHeld: () => this.clientFramer.suspended,
+      lastClientMessage: () => this.clientFramer.lastCountedCode,
+      outstanding: () => this.outstanding,
+      transactionStatus: () => this.replies.transactionStatus,
+      inspectEverything: () => this.serverFramer.inspectEverything(),
+      toUpstream: (bytes) => this.toUpstream(bytes),
+    });
+    return this.pump;
+  }
+
+  private pump: OwnStatementPump | undefined;
 
   /** Whether the client's next statement runs inside a transaction block (see Transaction). */
   get inTransaction(): boolean {
@@ -230,7 +236,7 @@ export class Relay implements IdleCandidate {
     const release = () => {
       if (this.closed) return;
       // A statement of the gateway's own still on the server: the client's bytes follow its end.
-      if (this.ownStatements.holdsRelease(release)) return;
+      if (this.pump?.holdsRelease(release)) return;
       if (!this.clientPaused) this.options.client.resume();
       this.frameClientBytes(() => this.clientFramer.resume());
     };
@@ -285,9 +291,9 @@ export class Relay implements IdleCandidate {
 
   /** A server message the framer inspects: the conversation's reply, and the latency of a batch. */
   private onServerMessage(code: number, message: Buffer): Buffer | null | undefined {
-    if (this.ownStatements.active) return this.ownStatements.serverMessage(code, message);
+    if (this.pump?.active) return this.pump.serverMessage(code, message);
     const reply = this.replies.reply(code, message);
-    if (code === BackendCode.ReadyForQuery) this.ownStatements.clientRequestAnswered();
+    if (code === BackendCode.ReadyForQuery) this.pump?.clientRequestAnswered();
     if (code === BackendCode.ReadyForQuery && this.busySince !== 0 && this.outstanding <= 0) {
       this.options.metrics.observeLatency((performance.now() - this.busySince) / 1000);
       this.busySince = 0;
@@ -383,7 +389,7 @@ export class Relay implements IdleCandidate {
       upstream.destroy();
     }, 5000).unref();
     this.options.idle.delete(this);
-    this.ownStatements.close();
+    this.pump?.close();
     this.options.onClose(reason);
   }
 }
