@@ -98,7 +98,9 @@ describe('Commit points, as PostgreSQL places them', () => {
     await session.until('Z');
     const points = ['begin', 'insert', 'commit'].map((name) => {
       transaction.bind('', name);
-      return transaction.execute('');
+      const point = transaction.executeCommitPoint('');
+      transaction.execute('');
+      return point;
     });
     expect(points).toEqual(['block-commit', 'block-commit', 'own-message']);
     session.send(bind('', 'begin'), execute(''), bind('', 'insert'), execute(''), flush());
@@ -129,7 +131,11 @@ describe('Commit points, as PostgreSQL places them', () => {
       'COMMIT AND CHAIN',
       'INSERT INTO commit_probe VALUES (2)',
     ];
-    const points = steps.map((sql) => transaction.query(statementsOf(sql)));
+    const points = steps.map((sql) => {
+      const point = transaction.queryCommitPoint(statementsOf(sql));
+      transaction.query(statementsOf(sql));
+      return point;
+    });
     expect(points).toEqual(['block-commit', 'block-commit', 'own-message', 'block-commit']);
     session.send(query(steps[0]!), query(steps[1]!));
     expect(await session.until('Z', 2)).toBe('T');

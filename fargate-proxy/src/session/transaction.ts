@@ -27,11 +27,14 @@ export class Transaction {
     return this.block;
   }
 
-  /** A simple Query is passed on: where its work commits. */
-  query(statements: readonly StatementAnalysis[] | undefined): CommitPoint {
-    const point = commitPointOf(statements, 'simple', this.block);
+  /** Where the work of a simple Query commits, if it is passed on now. */
+  queryCommitPoint(statements: readonly StatementAnalysis[] | undefined): CommitPoint {
+    return commitPointOf(statements, 'simple', this.block);
+  }
+
+  /** A simple Query is passed on. */
+  query(statements: readonly StatementAnalysis[] | undefined): void {
     this.follow(statements);
-    return point;
   }
 
   /** A Parse is passed on: its analysis is kept for the executions of the statement. */
@@ -43,13 +46,19 @@ export class Transaction {
     this.portals.set(portal, statementName);
   }
 
-  /** An Execute of `portal` is passed on: where its work commits ('unheld' when its statement is unknown). */
-  execute(portal: string): CommitPoint {
+  /** Where the work of an Execute of `portal` commits, if it is passed on now ('unheld' when its statement is unknown). */
+  executeCommitPoint(portal: string): CommitPoint {
+    return commitPointOf(this.statementsOf(portal), 'extended', this.block);
+  }
+
+  /** An Execute of `portal` is passed on. */
+  execute(portal: string): void {
+    this.follow(this.statementsOf(portal));
+  }
+
+  private statementsOf(portal: string): readonly StatementAnalysis[] | undefined {
     const name = this.portals.get(portal);
-    const statements = name === undefined ? undefined : this.prepared.get(name);
-    const point = commitPointOf(statements, 'extended', this.block);
-    this.follow(statements);
-    return point;
+    return name === undefined ? undefined : this.prepared.get(name);
   }
 
   close(kind: 'S' | 'P', name: string): void {
@@ -61,12 +70,13 @@ export class Transaction {
   ready(status: number, settled: boolean): void {
     if (!settled) return;
     this.block = status !== IDLE;
-    // Portals end with their transaction.
-    if (!this.block) this.portals.clear();
+    // Portals end with their transaction (Map.clear allocates: only when there is something to clear).
+    if (!this.block && this.portals.size > 0) this.portals.clear();
   }
 
   private follow(statements: readonly StatementAnalysis[] | undefined): void {
-    for (const statement of statements ?? []) {
+    if (statements === undefined) return;
+    for (const statement of statements) {
       const effect = transactionEffect(statement);
       if (effect === 'opens' || effect === 'ends-and-opens') this.block = true;
       else if (effect === 'ends') this.block = false;

@@ -11,6 +11,19 @@ function statements(sql: string): readonly StatementAnalysis[] {
   return result.analysis.statements;
 }
 
+/** The commit point of a Query passed on now, then passes it on. */
+function passQuery(transaction: Transaction, sql: string) {
+  const point = transaction.queryCommitPoint(statements(sql));
+  transaction.query(statements(sql));
+  return point;
+}
+
+function passExecute(transaction: Transaction, portal: string) {
+  const point = transaction.executeCommitPoint(portal);
+  transaction.execute(portal);
+  return point;
+}
+
 const IDLE = 0x49;
 const IN_BLOCK = 0x54;
 const FAILED = 0x45;
@@ -18,20 +31,20 @@ const FAILED = 0x45;
 describe('Transaction', () => {
   it('is in a block as soon as BEGIN is passed on, before the server answers', () => {
     const transaction = new Transaction();
-    expect(transaction.query(statements('BEGIN'))).toBe('block-commit');
+    expect(passQuery(transaction, 'BEGIN')).toBe('block-commit');
     expect(transaction.inBlock).toBe(true);
     // The client sends its next statement without waiting: it commits at the block's COMMIT.
-    expect(transaction.query(statements('UPDATE t SET x = 1'))).toBe('block-commit');
-    expect(transaction.query(statements('COMMIT'))).toBe('own-message');
+    expect(passQuery(transaction, 'UPDATE t SET x = 1')).toBe('block-commit');
+    expect(passQuery(transaction, 'COMMIT')).toBe('own-message');
     expect(transaction.inBlock).toBe(false);
-    expect(transaction.query(statements('UPDATE t SET x = 1'))).toBe('query-end');
+    expect(passQuery(transaction, 'UPDATE t SET x = 1')).toBe('query-end');
   });
 
   it("takes the server's word once nothing else is outstanding, and only then", () => {
     const transaction = new Transaction();
-    transaction.query(statements('BEGIN'));
+    passQuery(transaction, 'BEGIN');
     // BEGIN's own answer arrives while a later ROLLBACK is still on its way: no change.
-    transaction.query(statements('ROLLBACK'));
+    passQuery(transaction, 'ROLLBACK');
     transaction.ready(IN_BLOCK, false);
     expect(transaction.inBlock).toBe(false);
     transaction.ready(IDLE, true);
@@ -43,8 +56,8 @@ describe('Transaction', () => {
 
   it('keeps the block open after COMMIT AND CHAIN', () => {
     const transaction = new Transaction();
-    transaction.query(statements('BEGIN'));
-    expect(transaction.query(statements('COMMIT AND CHAIN'))).toBe('own-message');
+    passQuery(transaction, 'BEGIN');
+    expect(passQuery(transaction, 'COMMIT AND CHAIN')).toBe('own-message');
     expect(transaction.inBlock).toBe(true);
   });
 
@@ -53,20 +66,20 @@ describe('Transaction', () => {
     transaction.parse('begin', statements('BEGIN'));
     transaction.parse('', statements('INSERT INTO t VALUES ($1)'));
     transaction.bind('', '');
-    expect(transaction.execute('')).toBe('sync');
+    expect(passExecute(transaction, '')).toBe('sync');
     transaction.bind('p', 'begin');
-    expect(transaction.execute('p')).toBe('block-commit');
+    expect(passExecute(transaction, 'p')).toBe('block-commit');
     expect(transaction.inBlock).toBe(true);
     transaction.bind('', '');
-    expect(transaction.execute('')).toBe('block-commit');
+    expect(passExecute(transaction, '')).toBe('block-commit');
     transaction.parse('commit', statements('COMMIT'));
     transaction.bind('', 'commit');
-    expect(transaction.execute('')).toBe('own-message');
+    expect(passExecute(transaction, '')).toBe('own-message');
     expect(transaction.inBlock).toBe(false);
     // A portal or statement the transaction has not seen (closed, or never bound) holds nothing.
     transaction.close('S', 'begin');
     transaction.bind('q', 'begin');
-    expect(transaction.execute('q')).toBe('unheld');
-    expect(transaction.execute('never-bound')).toBe('unheld');
+    expect(passExecute(transaction, 'q')).toBe('unheld');
+    expect(passExecute(transaction, 'never-bound')).toBe('unheld');
   });
 });
