@@ -66,6 +66,7 @@ export function buildEvidence(input: EvidenceBuildInput): EvidenceContents {
     records: input.records,
     policy: input.policy,
     issuers: input.issuers,
+    asOf: Date.parse(input.generatedAt) * 1000,
   });
   const scopes = effectiveScopes(input.policy);
   const period = periodVerification(

@@ -310,6 +310,11 @@ export interface AnalysisInput {
   readonly policy: EvidencePolicy;
   /** Issuer names of the gateway configuration (name → `iss`), for rules that name issuers so. */
   readonly issuers?: Readonly<Record<string, string>>;
+  /**
+   * When the package is made (microseconds): a request is judged as it stands then, when the period
+   * reaches past it (one that expires after this has not timed out yet).
+   */
+  readonly asOf?: number;
 }
 
 export function analyseEvidence(input: AnalysisInput): EvidenceAnalysis {
@@ -538,7 +543,14 @@ export function analyseEvidence(input: AnalysisInput): EvidenceAnalysis {
   }
 
   const approvals = [...approvalIds].map((id) =>
-    approvalExtract(id, approvalEvents.get(id) ?? [], approvalStatements.get(id) ?? [], sessions, period),
+    approvalExtract(
+      id,
+      approvalEvents.get(id) ?? [],
+      approvalStatements.get(id) ?? [],
+      sessions,
+      period,
+      Math.min(period.toMicros, input.asOf ?? period.toMicros),
+    ),
   );
   approvals.sort((a, b) => (a.requested ?? 0) - (b.requested ?? 0) || a.id.localeCompare(b.id));
   // A request that expired unanswered in the period ended then, though no record says so.
@@ -675,16 +687,17 @@ function policyHistory(
 }
 
 /**
- * How a request stood at the end of the period: its recorded end, or timed out when it expired
- * unanswered (a non-interactive request nobody waits on gets no end record), else pending.
+ * How a request stood at `horizon` (the end of the period, or when the package is made if that is
+ * earlier): its recorded end, or timed out when it expired unanswered before then (a non-interactive
+ * request nobody waits on gets no end record), else pending.
  */
 function outcomeAt(
   ended: ApprovalEventRecord | undefined,
   requested: ApprovalEventRecord | undefined,
-  period: EvidencePeriod,
+  horizon: number,
 ): ApprovalExtract['outcome'] {
   if (ended) return ended.event as ApprovalExtract['outcome'];
-  if (requested?.expires !== undefined && requested.expires <= period.toMicros) return 'timed-out';
+  if (requested?.expires !== undefined && requested.expires <= horizon) return 'timed-out';
   return 'pending';
 }
 
@@ -694,6 +707,7 @@ function approvalExtract(
   statements: readonly StoredRecord[],
   sessions: ReadonlyMap<string, SessionFacts>,
   period: EvidencePeriod,
+  horizon: number,
 ): ApprovalExtract {
   const typed = events.map((stored) => stored.record as ApprovalEventRecord);
   const requested = typed.find((event) => event.event === 'requested');
@@ -719,7 +733,7 @@ function approvalExtract(
     ...(requested?.needed !== undefined ? { needed: requested.needed } : {}),
     ...(requested ? { requested: requested.time } : {}),
     ...(requested?.expires !== undefined ? { expires: requested.expires } : {}),
-    outcome: outcomeAt(ended, requested, period),
+    outcome: outcomeAt(ended, requested, horizon),
     ...(ended ? { ended: ended.time } : {}),
     decisions: ended?.decisions ?? [],
     notifications: ended?.notifications ?? [],

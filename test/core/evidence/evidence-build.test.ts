@@ -873,6 +873,27 @@ describe('control statuses, each way', () => {
     expect(status(controls(s, { policy: tidyPolicy }), 'CM-5').reason).not.toMatch(/pending/);
   });
 
+  it('counts a request still pending when the package is made as pending, though the period reaches past its expiry', () => {
+    // GIVEN a request that expires after the package is made but before the end of the period
+    const s = tidy();
+    s.add('s-2', {
+      type: 'approval',
+      id: 'apr-8',
+      grant: 'deploys',
+      rule: 'drops',
+      event: 'requested',
+      approvers: ['alice'],
+      needed: 1,
+      time: FROM + 2 * H + 1,
+      expires: FROM + 2 * H + 600e6,
+    });
+    const madeAt = new Date((FROM + 2 * H + 60e6) / 1000).toISOString();
+    const { summary, analysis } = buildEvidence({ ...input(s), generatedAt: madeAt });
+    // THEN it is pending, not timed out: it may still be approved
+    expect(analysis.approvals.map((a) => [a.id, a.outcome])).toEqual([['apr-8', 'pending']]);
+    expect(summary.counts.approvals.timedOut).toBe(0);
+  });
+
   it('CM-3: a finding for rejected or unattributed policy changes', () => {
     const s = tidy();
     s.add('policy-gw-w0', {
