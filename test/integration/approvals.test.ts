@@ -189,6 +189,74 @@ describe('approvals', () => {
     expect(rows.rows).toEqual([{ id: 2 }]);
   });
 
+  it('shows an approver the parameters, and binds their format: the same bytes in binary are another statement', async () => {
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS approval_formats (id int); INSERT INTO approval_formats VALUES (1000)',
+    );
+    const text = 'DELETE FROM approval_formats WHERE id = $1';
+    // "1000" sent in binary is the int4 825241648: a statement that deletes nothing.
+    const binary = await client.query({ text, values: [Buffer.from('1000')] }).catch((error: Error) => error);
+    const id = requestOf(binary);
+    const listed = JSON.parse((await cli('list', '--json')).stdout) as Array<{ id: string; text: string }>;
+    expect(listed.find((r) => r.id === id)?.text).toBe(`${text}\n-- parameters: $1 = (binary, 4 bytes)`);
+    expect((await cli('approve', id, '--as', 'bob')).code).toBe(0);
+    // The same bytes in text format mean row 1000: not what was approved.
+    const textual = await client.query({ text, values: ['1000'] }).catch((error: Error) => error);
+    const other = requestOf(textual);
+    expect(other).not.toBe(id);
+    const second = JSON.parse((await cli('list', '--json')).stdout) as Array<{ id: string; text: string }>;
+    expect(second.find((r) => r.id === other)?.text).toBe(`${text}\n-- parameters: $1 = '1000'`);
+    expect((await client.query('SELECT count(*)::int AS n FROM approval_formats')).rows).toEqual([{ n: 1 }]);
+  });
+
+  it('binds an approval of EXECUTE to what the name is prepared as in the session', async () => {
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS approval_exec (id int); INSERT INTO approval_exec VALUES (1), (20)',
+    );
+    const harmless = await connect('carol');
+    const other = await connect('carol');
+    try {
+      await harmless.query('PREPARE p AS SELECT 1');
+      // DELETE needs approval; its PREPARE does too (the rule sees the prepared statement).
+      await harmless.query('DEALLOCATE p');
+      const noOp = 'PREPARE p AS DELETE FROM approval_exec WHERE id = 999';
+      await expect(harmless.query(noOp)).rejects.toMatchObject({ code: '42501' });
+      const prepareId = requestOf(await harmless.query(noOp).catch((error: Error) => error));
+      await cli('approve', prepareId, '--as', 'alice');
+      await harmless.query(noOp);
+      const execute = await harmless.query('EXECUTE p').catch((error: Error) => error);
+      const executeId = requestOf(execute);
+      const listed = JSON.parse((await cli('list', '--json')).stdout) as Array<{ id: string; text: string }>;
+      expect(listed.find((r) => r.id === executeId)?.text).toBe(
+        'EXECUTE p\n-- p was prepared by: PREPARE p AS DELETE FROM approval_exec WHERE id = 999',
+      );
+      await cli('approve', executeId, '--as', 'alice');
+      // Another session prepares another body under the same name, approved for itself.
+      const harmful = 'PREPARE p AS DELETE FROM approval_exec WHERE id = 20';
+      const attempt = await other.query(harmful).catch((error: Error) => error);
+      const harmfulId = requestOf(attempt);
+      await cli('approve', harmfulId, '--as', 'alice');
+      await other.query(harmful);
+      // Its EXECUTE p is not the EXECUTE p that was approved.
+      const refused = await other.query('EXECUTE p').catch((error: Error) => error);
+      expect(requestOf(refused)).not.toBe(executeId);
+      expect((await client.query('SELECT id FROM approval_exec ORDER BY id')).rows).toEqual([
+        { id: 1 },
+        { id: 20 },
+      ]);
+      // The approved one runs, recorded as the DELETE it is.
+      await expect(harmless.query('EXECUTE p')).resolves.toMatchObject({ rowCount: 0 });
+      const record = storedRecords(auditDirectory).find(
+        (r): r is StatementRecord =>
+          r.type === 'statement' && r.text === 'EXECUTE p' && r.decision === 'approved',
+      );
+      expect(record).toMatchObject({ class: 'write', writes: ['approval_exec'] });
+    } finally {
+      await harmless.end();
+      await other.end();
+    }
+  });
+
   /** The approval events the audit trail holds for one request. */
   function approvalEvents(id: string): ApprovalEventRecord[] {
     // In chain order: the store's files are read in directory order, not in the order written.
@@ -296,7 +364,7 @@ describe('approvals', () => {
       );
       const update = held.query({ text: 'UPDATE approval_held4 SET id = $1', values: [5] });
       const after = held.query('SELECT id FROM approval_held4');
-      const id = await pendingRequest('UPDATE approval_held4 SET id = $1');
+      const id = await pendingRequest("UPDATE approval_held4 SET id = $1\n-- parameters: $1 = '5'");
       await cli('approve', id, '--as', 'alice');
       expect((await update).rowCount).toBe(1);
       expect((await after).rows).toEqual([{ id: 5 }]);

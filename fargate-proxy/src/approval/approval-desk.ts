@@ -170,7 +170,7 @@ export class ApprovalDesk {
   /** The notice a held client gets: what it waits for, who was asked, until when. */
   notice(request: ApprovalRequest): string {
     const until = new Date(request.expires / 1000).toISOString();
-    return `approval required: ${request.reason}; request ${request.id} was sent to ${request.approvers.join(', ')}; the statement waits until ${until}`;
+    return `approval required: ${request.reason}; request ${request.id} was sent to ${eligible(request).join(', ')}; the statement waits until ${until}`;
   }
 
   /**
@@ -280,9 +280,14 @@ export class ApprovalDesk {
     const until = new Date(request.expires / 1000).toISOString();
     return {
       sqlstate: '42501',
-      message: `approval required by policy: ${request.reason}; request ${request.id} waits for ${request.approvers.join(', ')} until ${until}`,
+      message: `approval required by policy: ${request.reason}; request ${request.id} waits for ${eligible(request).join(', ')} until ${until}`,
       detail: `grant "${request.grant}", rule "${request.rule}"`,
       hint: `Run the statement again once the request is approved (gatehouse approvals approve ${request.id} --as NAME).`,
     };
   }
+}
+
+/** The approvers who may answer a request: the person behind the job is not one of them. */
+function eligible(request: ApprovalRequest): string[] {
+  return request.approvers.filter((approver) => !request.excluded.includes(approver));
 }

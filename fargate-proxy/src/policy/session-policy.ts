@@ -2,12 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Coverage } from '../../../core/approval/approval';
 import type { CompiledPolicy, Grant, Identity } from '../../../core/policy/compiled-policy';
 import { decide, dependsOnParameters } from '../../../core/policy/decide';
-import type { Analysis, StatementAnalysis } from '../../../core/sql/analysis';
-import type { ApprovalCase, ApprovalDesk } from '../approval/approval-desk';
+import type { Analysis } from '../../../core/sql/analysis';
+import type { ApprovalDesk } from '../approval/approval-desk';
 import type { ApprovalEvent } from '../approval/approval-events';
 import { redact } from '../audit/redaction';
-import type { AuditedDecision } from '../audit/statement-tracker';
-import { sha256 } from '../audit/statement-tracker';
 import type { MaskingPlanner } from '../masking/masking-planner';
 import { ResultMasking } from '../masking/result-masking';
 import { substituteParameters } from '../masking/token-substitution';
@@ -16,7 +14,17 @@ import type { Statement } from '../session/statement';
 import type { StatementGate } from '../session/statement-gate';
 import { ApprovalStage, type StageResult } from './approval-stage';
 import { maskingStep } from './masking-stage';
-import { approvalCaseFor, audited, cachedDecision, limitRefusal, refusalFor } from './policy-decisions';
+import {
+  type ApprovalAtBind,
+  approvalCaseFor,
+  approvedText,
+  audited,
+  cachedDecision,
+  executionApproval,
+  limitRefusal,
+  refusalFor,
+} from './policy-decisions';
+import { PreparedStatements } from './prepared-statements';
 import type { StatementAnalyser } from './statement-analyser';
 import type { StatementPacer } from './statement-pacer';
 
@@ -47,14 +55,11 @@ type Stage = (statement: Statement) => StageResult | typeof DONE;
  * parameters). Implements the relay's StatementGate.
  */
 export class SessionPolicy implements StatementGate {
-  private readonly prepared = new Map<string, StatementAnalysis>();
+  private readonly prepared = new PreparedStatements();
   /** Extended-protocol statements whose decision waits for their Bind parameters, by statement name. */
   private readonly awaitingBind = new Map<string, Analysis>();
   /** Prepared statements that need approval: decided at each Bind, with its parameters. */
-  private readonly approvalAtBind = new Map<
-    string,
-    { approvalCase: ApprovalCase; decided: AuditedDecision }
-  >();
+  private readonly approvalAtBind = new Map<string, ApprovalAtBind>();
   /** Prepared statements whose parameters compare masked columns with tokens: their numbers. */
   private readonly tokenParameters = new Map<string, readonly number[]>();
   readonly maxRows: number | undefined;
@@ -241,16 +246,16 @@ export class SessionPolicy implements StatementGate {
     const deferred = statement.kind === 'parse' && dependsOnParameters(analysis);
     const decision =
       deferred || analysis.statements.some((s) => s.executes !== undefined)
-        ? decide(this.policy, grant, analysis, this.prepared)
+        ? decide(this.policy, grant, analysis, this.prepared.analyses)
         : cachedDecision(this.policy, grant, analysis);
-    statement.decided = audited(decision, analysis);
+    statement.decided = audited(decision, analysis, this.prepared.analyses);
     // Statements decided under an elevation name the approval that granted it.
     if (this.elevation && grant === this.elevation.grant)
       statement.decided = { ...statement.decided, approval: this.elevation.approval };
     if (decision.outcome === 'allow') return undefined;
     const approvalCase =
       decision.outcome === 'approve' && this.approvals
-        ? approvalCaseFor(decision, grant, statement.text, {
+        ? approvalCaseFor(decision, grant, approvedText(statement.text, analysis, this.prepared.texts), {
             policy: this.policy,
             identity: this.identity,
             database: this.database,
@@ -270,13 +275,19 @@ export class SessionPolicy implements StatementGate {
   private approve(statement: Statement): StageResult {
     const found = statement.approvalCase;
     if (!found || statement.decided?.decision === 'approved') return undefined;
+    const withhold = statement.decided?.withholdLiterals;
+    const show = (text: string) => redact(text, withhold).text;
     const approvalCase = {
       ...found,
-      shown: redact(statement.text, statement.decided?.withholdLiterals).text,
+      shown: approvedText(show(statement.text), statement.analysis!, this.prepared.texts, show),
     };
     if (statement.parse) {
       // Extended protocol: each execution is approved at its Bind, with its parameters.
-      this.approvalAtBind.set(statement.parse.statementName, { approvalCase, decided: statement.decided! });
+      this.approvalAtBind.set(statement.parse.statementName, {
+        approvalCase,
+        decided: statement.decided!,
+        parameterTypes: statement.parse.parameterTypes,
+      });
       statement.decided = { ...statement.decided!, decision: 'allowed' };
       return undefined;
     }
@@ -320,11 +331,7 @@ export class SessionPolicy implements StatementGate {
       this.awaitingBind.set(name, analysis);
       return;
     }
-    for (const s of analysis.statements) {
-      if (s.prepares) this.prepared.set(s.prepares.name, s.prepares.statement);
-      if (s.deallocates === true) this.prepared.clear();
-      else if (s.deallocates !== undefined) this.prepared.delete(s.deallocates);
-    }
+    this.prepared.ran(statement.text, analysis);
   }
 
   // The stages of a Bind: one execution of a prepared statement, with its parameters.
@@ -332,9 +339,9 @@ export class SessionPolicy implements StatementGate {
   private approveBind(statement: Statement): StageResult {
     const atBind = this.approvalAtBind.get(statement.bind!.statementName);
     if (!atBind || statement.decided?.decision === 'approved') return undefined;
-    const parameters = statement.bind!.parameters.map((value) => (value === null ? null : sha256(value)));
+    const { approvalCase, parameters } = executionApproval(atBind, statement.bind!);
     const decided = { ...atBind.decided, decision: 'refused' as const };
-    return this.approvals!.step(statement, atBind.approvalCase, parameters, decided);
+    return this.approvals!.step(statement, approvalCase, parameters, decided);
   }
 
   private substituteTokens(statement: Statement): StageResult {
@@ -363,10 +370,10 @@ export class SessionPolicy implements StatementGate {
       value === null || bind.parameterFormats[i] !== 0 ? null : value.toString('utf8'),
     );
     const grant = this.decidingGrant();
-    const decision = decide(this.policy, grant, analysis, this.prepared, parameters);
+    const decision = decide(this.policy, grant, analysis, this.prepared.analyses, parameters);
     // An execution approved at its Bind keeps its approval in the record.
     const approved = statement.decided?.decision === 'approved' ? statement.decided : undefined;
-    statement.decided = audited(decision, analysis);
+    statement.decided = audited(decision, analysis, this.prepared.analyses);
     if (decision.outcome !== 'allow') return refusalFor(decision, grant);
     if (approved)
       statement.decided = { ...statement.decided, decision: 'approved', approval: approved.approval };

@@ -43,6 +43,16 @@ describe('ApprovalDesk', () => {
     expect(await desk.decideHeld(held.request.id)).toBeUndefined();
   });
 
+  it('names only the approvers who may answer: not the person behind the job', async () => {
+    const { desk } = setUp();
+    const approval = { ...CASE.approval, approvers: ['alice', 'bob', 'carol'], wait: false };
+    const outcome = await desk.decide({ ...CASE, approval, excluded: ['carol'] });
+    expect(desk.notice(outcome.request)).toMatch(/was sent to alice, bob;/);
+    expect(outcome).toMatchObject({
+      refusal: { message: expect.stringMatching(/waits for alice, bob until/) },
+    });
+  });
+
   it('lets a non-interactive request (no holder) be used by the first identical retry', async () => {
     const { desk, approve } = setUp();
     const first = await desk.decide({ ...CASE, approval: { ...CASE.approval, wait: false } });
