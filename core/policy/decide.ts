@@ -212,23 +212,39 @@ function decideOne(
     if (decision.outcome !== 'allow') return decision;
   }
   let approval: Decision | undefined;
+  let approvalRule: Rule | undefined;
   for (const rule of grant.rules) {
     if (!ruleMatches(rule, s, grant)) continue;
     const reason = rule.reason ?? `rule ${rule.name} matched ${s.command}`;
     if (rule.decision === 'deny') return deny(rule.name, reason, s);
-    approval ??= { outcome: 'approve', rule: rule.name, reason, statement: s };
+    if (approval) continue;
+    approval = { outcome: 'approve', rule: rule.name, reason, statement: s };
+    approvalRule = rule;
   }
-  // A person approving the exact statement may let through what the analysis cannot judge.
+  // A person approving the exact statement may let through what the analysis cannot judge, when the
+  // grant allows such statements at all.
   if (!approval && policy.unknownStatements === 'deny' && (s.class === 'unknown' || s.opaque.length > 0)) {
     return deny('unknown-statements', s.opaque[0] ?? `${s.command} cannot be classified`, s);
   }
   const settings = checkSettings(s, grant, parameters);
   if (settings) return settings;
-  if (approval) return approval;
+  const refused = grantRefusal(s, grant);
+  if (!approval) return refused ?? allow(s);
+  // Approval rules only narrow: what the grant refuses is refused, never put to an approver. The one
+  // widening is an explicit elevation, and only to what the elevated grant allows.
+  if (!refused) return approval;
+  const coverage = approvalRule?.approval?.coverage;
+  const elevated = coverage?.kind === 'elevation' ? policy.grants.find((g) => g.name === coverage.grant) : undefined;
+  if (elevated && !grantRefusal(s, elevated)) return approval;
+  return refused;
+}
+
+/** What the grant itself says of a statement, whatever its rules: its class, relations and functions. */
+function grantRefusal(s: StatementAnalysis, grant: Grant): Decision | undefined {
   if (!grant.allow.has(s.class)) {
     return deny('statement-classes', `${s.class} statements (${s.command}) are not allowed`, s);
   }
-  return checkRelations(s, grant) ?? checkFunctions(s, grant) ?? allow(s);
+  return checkRelations(s, grant) ?? checkFunctions(s, grant);
 }
 
 /**

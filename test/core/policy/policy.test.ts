@@ -215,6 +215,101 @@ describe('decisions', () => {
     });
   });
 
+  it('only narrows with an approval rule: what the grant refuses is refused, never put to an approver', () => {
+    // GIVEN a grant that writes public only, with a rule that drops need a DBA
+    const drops = compiled(
+      POLICY.replace(
+        '    allow: [read, write, transaction]\n    relations: { read: ["public.*"], write: ["public.*"] }\n',
+        '    allow: [read, write, ddl, transaction]\n    relations: { read: ["public.*"], write: ["public.*"] }\n',
+      ).replace(
+        '        when: { commands: [DELETE, UPDATE], unbounded: true }\n',
+        '        when: { commands: [DELETE, UPDATE], unbounded: true }\n      - name: drops\n        decision: approve\n        when: { commands: [DROP TABLE] }\n',
+      ),
+    );
+    const w = grant(
+      drops,
+      {
+        issuer: 'https://token.actions.githubusercontent.com',
+        subject: 'x',
+        claims: { repository_id: '123456', ref: 'refs/heads/main' },
+      },
+      'billing',
+    );
+    // THEN a drop within its scope is sent for approval, one outside it is refused outright
+    expect(decision(drops, w, 'DROP TABLE public.daily_totals')).toMatchObject({
+      outcome: 'approve',
+      rule: 'drops',
+    });
+    expect(decision(drops, w, 'DROP TABLE staging.daily_totals')).toMatchObject({
+      outcome: 'deny',
+      rule: 'relations',
+      reason: 'writing staging.daily_totals is not allowed',
+    });
+    // And a class the grant does not allow is not made approvable by a rule about it
+    const noDdl = compiled(
+      POLICY.replace(
+        '        when: { commands: [DELETE, UPDATE], unbounded: true }\n',
+        '        when: { commands: [DELETE, UPDATE], unbounded: true }\n      - name: drops\n        decision: approve\n        when: { commands: [DROP TABLE] }\n',
+      ),
+    );
+    const n = grant(
+      noDdl,
+      {
+        issuer: 'https://token.actions.githubusercontent.com',
+        subject: 'x',
+        claims: { repository_id: '123456', ref: 'refs/heads/main' },
+      },
+      'billing',
+    );
+    expect(decision(noDdl, n, 'DROP TABLE public.invoices')).toMatchObject({
+      outcome: 'deny',
+      rule: 'statement-classes',
+    });
+  });
+
+  it('widens only by an explicit elevation, and only to what the elevated grant allows', () => {
+    const elevation = compiled(`version: 1
+identities:
+  job: { issuer: local, claims: { sub: job } }
+approvers:
+  alice: { email: alice@example.com }
+grants:
+  - name: ci
+    to: [job]
+    allow: [read]
+    relations: { read: ["public.*"] }
+    rules:
+      - name: writes
+        decision: approve
+        when: { classes: [write] }
+        approval: { approvers: [alice], covers: { elevate: ci-writes, minutes: 30 } }
+  - name: ci-writes
+    to: [job]
+    allow: [read, write]
+    relations: { read: ["public.*"], write: ["public.*"] }
+`);
+    const ci = grant(
+      elevation,
+      {
+        issuer: 'https://issuer.gatehouse.local',
+        issuerName: 'local',
+        subject: 'job',
+        claims: { sub: 'job' },
+      },
+      'db',
+    );
+    expect(ci.name).toBe('ci');
+    expect(decision(elevation, ci, 'DELETE FROM public.runs WHERE id = 1')).toMatchObject({
+      outcome: 'approve',
+      rule: 'writes',
+    });
+    // Beyond the elevated grant too: refused, as the grant says.
+    expect(decision(elevation, ci, 'DELETE FROM ledger.entries WHERE id = 1')).toMatchObject({
+      outcome: 'deny',
+      rule: 'statement-classes',
+    });
+  });
+
   it('asks one approval for a query string only when one rule sends its statements for approval', () => {
     const twoRules = compiled(
       POLICY.replace(
