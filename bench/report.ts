@@ -281,24 +281,27 @@ export function formatBaselineReport(
 ): string {
   if (!baselineCli) return '';
   const m = (id: string) => summary.medians[id];
-  const rows = VARIANTS.flatMap((variant) =>
-    (['simple', 'prepared'] as const).map((protocol) => {
-      const now = m(`${variant}/${protocol}/c8`);
-      const before = m(`${variant.replace('gateway', 'baseline')}/${protocol}/c8`);
-      if (!now || !before) return [`${VARIANT_TARGETS[variant].label}, ${protocol}`, '–', '–', ''];
-      const tpsRatio = now.tps / before.tps;
-      const cpuRatio = (now.cpuUsPerTxn ?? Number.NaN) / (before.cpuUsPerTxn ?? Number.NaN);
-      return [
-        `${VARIANT_TARGETS[variant].label}, ${protocol}`,
-        `${tps(now.tps)} / ${tps(before.tps)} = ${ratio(tpsRatio)}`,
-        `${us(now.cpuUsPerTxn)} / ${us(before.cpuUsPerTxn)} = ${ratio(cpuRatio)}`,
-        `TPS ≥ ${BASELINE_TARGETS.tps}: ${verdict(shown(tpsRatio, 2) >= BASELINE_TARGETS.tps)}; CPU ≤ ${BASELINE_TARGETS.cpu}: ${verdict(shown(cpuRatio, 2) <= BASELINE_TARGETS.cpu)}`,
-      ];
-    }),
-  );
-  return [
-    `This build / baseline (${baselineCli}), 8 clients, the same rounds`,
-    table([['', 'TPS (this / baseline)', 'CPU per txn (this / baseline)', 'targets'], ...rows]),
-    '',
-  ].join('\n');
+  const section = (clients: 8 | 1) => {
+    const rows = VARIANTS.flatMap((variant) =>
+      (['simple', 'prepared'] as const).map((protocol) => {
+        const now = m(`${variant}/${protocol}/c${clients}`);
+        const before = m(`${variant.replace('gateway', 'baseline')}/${protocol}/c${clients}`);
+        if (!now || !before) return [`${VARIANT_TARGETS[variant].label}, ${protocol}`, '–', '–', ''];
+        const tpsRatio = now.tps / before.tps;
+        const cpuRatio = (now.cpuUsPerTxn ?? Number.NaN) / (before.cpuUsPerTxn ?? Number.NaN);
+        return [
+          `${VARIANT_TARGETS[variant].label}, ${protocol}`,
+          `${tps(now.tps)} / ${tps(before.tps)} = ${ratio(tpsRatio)}`,
+          `${us(now.cpuUsPerTxn)} / ${us(before.cpuUsPerTxn)} = ${ratio(cpuRatio)}`,
+          `TPS ≥ ${BASELINE_TARGETS.tps}: ${verdict(shown(tpsRatio, 2) >= BASELINE_TARGETS.tps)}; CPU ≤ ${BASELINE_TARGETS.cpu}: ${verdict(shown(cpuRatio, 2) <= BASELINE_TARGETS.cpu)}`,
+        ];
+      }),
+    );
+    return [
+      `This build / baseline (${baselineCli}), ${clients === 8 ? '8 clients' : '1 client'}, the same rounds`,
+      table([['', 'TPS (this / baseline)', 'CPU per txn (this / baseline)', 'targets'], ...rows]),
+      '',
+    ];
+  };
+  return [...section(8), ...section(1)].join('\n');
 }

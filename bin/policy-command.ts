@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { CompiledPolicy } from '../core/policy/compiled-policy';
 import { loadPolicy } from '../core/policy/load-policy';
 import { type Explanation, explain, offlineIdentity, runPolicyTests } from '../core/policy/policy-tests';
+import { policyWarnings } from '../core/policy/policy-warnings';
 import { formatName } from '../core/sql/analysis';
 import { loadParser } from '../core/sql/parser';
 
@@ -74,6 +75,7 @@ export async function policyCommand(argv: string[], write: (text: string) => voi
       write(
         `${positionals[0]}: valid (${policy.grants.length} grants, ${policy.identities.length} identities)\n`,
       );
+      for (const warning of policyWarnings(policy)) write(`warning: ${warning}\n`);
       return 0;
     }
     if (verb === 'explain') {

@@ -234,7 +234,8 @@ function decideOne(
   // widening is an explicit elevation, and only to what the elevated grant allows.
   if (!refused) return approval;
   const coverage = approvalRule?.approval?.coverage;
-  const elevated = coverage?.kind === 'elevation' ? policy.grants.find((g) => g.name === coverage.grant) : undefined;
+  const elevated =
+    coverage?.kind === 'elevation' ? policy.grants.find((g) => g.name === coverage.grant) : undefined;
   if (elevated && !grantRefusal(s, elevated)) return approval;
   return refused;
 }

@@ -28,6 +28,31 @@ describe('gatehouse policy', () => {
     expect(outcome.stdout).toBe(`${bad}:5:15: Expected boolean, received string\n`);
   });
 
+  it('check warns about an approval rule its grant makes unreachable (approval rules only narrow)', async () => {
+    const narrowed = file(`version: 1
+identities:
+  job: { issuer: local, claims: { sub: job } }
+approvers:
+  alice: { email: alice@example.com }
+grants:
+  - name: readers
+    to: [job]
+    allow: [read]
+    rules:
+      - name: ddl-needs-a-dba
+        decision: approve
+        when: { classes: [ddl] }
+        approval: { approvers: [alice] }
+`);
+    const outcome = await gatehouse('policy', 'check', narrowed);
+    expect(outcome.code).toBe(0);
+    expect(outcome.stdout).toContain(
+      'warning: grant "readers", rule "ddl-needs-a-dba" can never send a statement for approval: the grant allows none of its classes (ddl)',
+    );
+    // The demo policy has nothing to warn about.
+    expect((await gatehouse('policy', 'check', DEMO)).stdout).not.toContain('warning');
+  });
+
   it('explain prints the decision, the grant and rule, and the analysis', async () => {
     const outcome = await gatehouse(
       'policy',
