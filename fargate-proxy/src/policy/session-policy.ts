@@ -46,7 +46,7 @@ export interface SessionPolicyContext {
 
 /** A stage that lets the statement run at once, whatever the stages after it would say. */
 const DONE = 'done';
-type Stage = (statement: Statement) => StageResult | typeof DONE;
+type Stage = (this: SessionPolicy, statement: Statement) => StageResult | typeof DONE;
 
 /**
  * The policy as one session sees it: the grant that admitted it, the statements it prepared, and the
@@ -55,6 +55,26 @@ type Stage = (statement: Statement) => StageResult | typeof DONE;
  * parameters). Implements the relay's StatementGate.
  */
 export class SessionPolicy implements StatementGate {
+  /**
+   * The stages of SQL text (Query, Parse), in order. Masking before approval: a statement masking
+   * refuses is never put to an approver, and the request shows it without literals when it reads
+   * masked columns. Shared by every session (called on the session's policy).
+   */
+  private static readonly TEXT_STAGES: readonly Stage[] = [
+    SessionPolicy.prototype.limits,
+    SessionPolicy.prototype.analyse,
+    SessionPolicy.prototype.decide,
+    SessionPolicy.prototype.invalidateLineage,
+    SessionPolicy.prototype.mask,
+    SessionPolicy.prototype.approve,
+    SessionPolicy.prototype.pace,
+  ];
+  /** The stages of a Bind: one execution of a prepared statement, with its parameters. */
+  private static readonly BIND_STAGES: readonly Stage[] = [
+    SessionPolicy.prototype.approveBind,
+    SessionPolicy.prototype.substituteTokens,
+    SessionPolicy.prototype.decideBind,
+  ];
   private readonly prepared = new PreparedStatements();
   /** Extended-protocol statements whose decision waits for their Bind parameters, by statement name. */
   private readonly awaitingBind = new Map<string, Analysis>();
@@ -75,8 +95,6 @@ export class SessionPolicy implements StatementGate {
   private readonly approvals: ApprovalStage | undefined;
   /** Names this session as the holder of the requests its held statements make. */
   private readonly holder = randomUUID();
-  private readonly textStages: readonly Stage[];
-  private readonly bindStages: readonly Stage[];
 
   constructor(
     private readonly context: SessionPolicyContext,
@@ -99,22 +117,6 @@ export class SessionPolicy implements StatementGate {
         idleInTransactionMs: () => this.idleInTransactionMs,
         inTransaction: () => this.inTransaction(),
       });
-    this.textStages = [
-      (s) => this.limits(s),
-      (s) => this.analyse(s),
-      (s) => this.decide(s),
-      // Masking before approval: a statement masking refuses is never put to an approver, and the
-      // request shows it without literals when it reads masked columns.
-      (s) => this.invalidateLineage(s),
-      (s) => this.mask(s),
-      (s) => this.approve(s),
-      (s) => this.pace(s),
-    ];
-    this.bindStages = [
-      (s) => this.approveBind(s),
-      (s) => this.substituteTokens(s),
-      (s) => this.decideBind(s),
-    ];
   }
 
   get grant(): Grant {
@@ -160,9 +162,9 @@ export class SessionPolicy implements StatementGate {
    * judgement is set, or a promise to wait on before calling again with the same statement.
    */
   advance(statement: Statement): Promise<unknown> | undefined {
-    const stages = statement.kind === 'bind' ? this.bindStages : this.textStages;
+    const stages = statement.kind === 'bind' ? SessionPolicy.BIND_STAGES : SessionPolicy.TEXT_STAGES;
     while (statement.stage < stages.length) {
-      const result = stages[statement.stage]!(statement);
+      const result = stages[statement.stage]!.call(this, statement);
       if (result instanceof Promise) return result;
       if (result === DONE) break;
       if (result !== undefined) {

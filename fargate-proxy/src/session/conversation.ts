@@ -161,6 +161,7 @@ export class Conversation {
         code === FrontendCode.Parse
           ? Statement.parse(decodeParse(message))
           : Statement.query(decodeQuery(message));
+      if (audit) statement.stamp();
       // Invalid UTF-8 decodes to U+FFFD: only then are the bytes checked (valid text rarely has one).
       if (gate?.requiresUtf8 && statement.text.includes('\uFFFD') && !isUtf8(statementBytes(code, message))) {
         statement.decided = { decision: 'refused', rule: 'encoding' };
@@ -315,6 +316,7 @@ export class Conversation {
         return undefined;
       }
       statement = Statement.bind(bind);
+      if (audit) statement.stamp();
       if (!gate?.awaitsBind) statement.conclude();
     }
     const held = this.ready(statement);

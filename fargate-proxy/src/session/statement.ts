@@ -49,8 +49,11 @@ export interface ApprovalProgress {
  * is, and the relay resumes the same object when the wait is over.
  */
 export class Statement {
-  /** Microseconds since the epoch when the client's message arrived: the audit record's `start`. */
-  readonly arrived = nowMicros();
+  /**
+   * Microseconds since the epoch when the client's message arrived: the audit record's `start`. Read
+   * from the clock only when a session is audited (see `stamp`).
+   */
+  arrived: number | undefined;
   /** How far the judgement pipeline got (an index into its stages). */
   stage = 0;
   judgement: Judgement | undefined;
@@ -94,6 +97,12 @@ export class Statement {
   /** A Bind: its text is the prepared statement's, which the policy and the audit know by name. */
   static bind(bind: BindMessage): Statement {
     return new Statement('bind', '', undefined, bind);
+  }
+
+  /** Notes the time of arrival (an audited session's record starts there). */
+  stamp(): this {
+    this.arrived = nowMicros();
+    return this;
   }
 
   /** The statement name of a Parse, or the statement a Bind executes. */
