@@ -37,6 +37,26 @@ export function audited(
   prepared?: ReadonlyMap<string, StatementAnalysis>,
 ): AuditedDecision {
   const executes = prepared !== undefined && analysis.statements.some((s) => s.executes !== undefined);
+  // A cached decision of a cached analysis is audited the same way every time: once (most statements).
+  if (!executes) {
+    const known = auditedDecisions.get(decision);
+    if (known?.analysis === analysis) return known.audited;
+    const fresh = auditedOf(decision, analysis, undefined);
+    auditedDecisions.set(decision, { analysis, audited: fresh });
+    return fresh;
+  }
+  return auditedOf(decision, analysis, prepared);
+}
+
+/** Audited forms of decisions, by decision (with the analysis they were made of). */
+const auditedDecisions = new WeakMap<Decision, { analysis: Analysis; audited: AuditedDecision }>();
+
+function auditedOf(
+  decision: Decision,
+  analysis: Analysis,
+  prepared: ReadonlyMap<string, StatementAnalysis> | undefined,
+): AuditedDecision {
+  const executes = prepared !== undefined;
   return {
     decision: decision.outcome === 'allow' ? 'allowed' : 'refused',
     rule: decision.rule,
