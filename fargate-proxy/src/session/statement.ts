@@ -28,6 +28,9 @@ export interface Judgement {
   bindRewrite?: BindMessage;
 }
 
+/** Judgements of allowed statements that carry nothing but their (shared) decision, by decision. */
+const ALLOWED = new WeakMap<AuditedDecision, Judgement>();
+
 /** An approval the statement asked for, while it is being decided (see ApprovalStage). */
 export interface ApprovalProgress {
   /** The request the statement waits on. */
@@ -112,10 +115,23 @@ export class Statement {
 
   /** Ends the pipeline: the statement runs (no refusal) or is refused. */
   conclude(refusal?: Refusal): Judgement {
+    const decided = this.decided;
+    // The common case, an allowed statement with nothing to mask or rewrite under a shared (cached)
+    // decision: one judgement object serves every such statement.
+    if (!refusal && decided && !this.masking && this.rewrite === undefined && !this.bindRewrite) {
+      let judgement = ALLOWED.get(decided);
+      if (!judgement) {
+        judgement = { decided };
+        ALLOWED.set(decided, judgement);
+      }
+      this.judgement = judgement;
+      this.notice = undefined;
+      return judgement;
+    }
     const judgement: Judgement = {
       refusal,
       decided:
-        this.decided ??
+        decided ??
         (refusal || this.kind !== 'bind' ? { decision: refusal ? 'refused' : 'allowed' } : undefined),
       masking: refusal ? undefined : this.masking,
       rewrite: refusal ? undefined : this.rewrite,
