@@ -247,7 +247,7 @@ export class SessionPolicy implements StatementGate {
     const analysis = statement.analysis!;
     const deferred = statement.kind === 'parse' && dependsOnParameters(analysis);
     const decision =
-      deferred || analysis.statements.some((s) => s.executes !== undefined)
+      deferred || executesPrepared(analysis)
         ? decide(this.policy, grant, analysis, this.prepared.analyses)
         : cachedDecision(this.policy, grant, analysis);
     statement.decided = audited(decision, analysis, this.prepared.analyses);
@@ -299,8 +299,9 @@ export class SessionPolicy implements StatementGate {
 
   /** DDL may change views and tables: cached lineage is forgotten (once, before masking traces). */
   private invalidateLineage(statement: Statement): StageResult {
-    if (statement.analysis!.statements.some((s) => s.class === 'ddl'))
-      this.context.masking?.invalidate(this.database);
+    const masking = this.context.masking;
+    if (masking && statement.analysis!.statements.some((s) => s.class === 'ddl'))
+      masking.invalidate(this.database);
     return undefined;
   }
 
@@ -406,4 +407,10 @@ export class SessionPolicy implements StatementGate {
   close(): Promise<void> | undefined {
     return this.approvals?.close();
   }
+}
+
+/** Whether a statement of the text runs an SQL-prepared statement (decided with the session's). */
+function executesPrepared(analysis: Analysis): boolean {
+  for (const s of analysis.statements) if (s.executes !== undefined) return true;
+  return false;
 }
