@@ -75,6 +75,20 @@ const reportJob: Identity = {
   claims: { sub: 'report-7' },
 };
 
+/** The release pipeline's job, as its GitHub token names it: grant `writers` on `billing`. */
+const releaseJob: Identity = {
+  issuer: 'https://token.actions.githubusercontent.com',
+  subject: 's',
+  claims: { repository_id: '123456', ref: 'refs/heads/main' },
+};
+
+/** The writers grant's rules, with one more: DROP TABLE needs approval. */
+const withDropRule = (source: string) =>
+  source.replace(
+    '        when: { commands: [DELETE, UPDATE], unbounded: true }\n',
+    '        when: { commands: [DELETE, UPDATE], unbounded: true }\n      - name: drops\n        decision: approve\n        when: { commands: [DROP TABLE] }\n',
+  );
+
 function grant(policy: CompiledPolicy, identity: Identity, database: string): Grant {
   const found = grantFor(policy, identity, database);
   if (!found) throw new Error('no grant');
@@ -158,15 +172,7 @@ describe('admission', () => {
 describe('decisions', () => {
   const policy = compiled();
   const reporting = grant(policy, reportJob, 'demo');
-  const writers = grant(
-    policy,
-    {
-      issuer: 'https://token.actions.githubusercontent.com',
-      subject: 's',
-      claims: { repository_id: '123456', ref: 'refs/heads/main' },
-    },
-    'billing',
-  );
+  const writers = grant(policy, releaseJob, 'billing');
 
   it.each([
     ['SELECT * FROM customers', 'allow', 'grant'],
@@ -218,23 +224,12 @@ describe('decisions', () => {
   it('only narrows with an approval rule: what the grant refuses is refused, never put to an approver', () => {
     // GIVEN a grant that writes public only, with a rule that drops need a DBA
     const drops = compiled(
-      POLICY.replace(
-        '    allow: [read, write, transaction]\n    relations: { read: ["public.*"], write: ["public.*"] }\n',
-        '    allow: [read, write, ddl, transaction]\n    relations: { read: ["public.*"], write: ["public.*"] }\n',
-      ).replace(
-        '        when: { commands: [DELETE, UPDATE], unbounded: true }\n',
-        '        when: { commands: [DELETE, UPDATE], unbounded: true }\n      - name: drops\n        decision: approve\n        when: { commands: [DROP TABLE] }\n',
+      withDropRule(POLICY).replace(
+        '    allow: [read, write, transaction]\n',
+        '    allow: [read, write, ddl, transaction]\n',
       ),
     );
-    const w = grant(
-      drops,
-      {
-        issuer: 'https://token.actions.githubusercontent.com',
-        subject: 'x',
-        claims: { repository_id: '123456', ref: 'refs/heads/main' },
-      },
-      'billing',
-    );
+    const w = grant(drops, releaseJob, 'billing');
     // THEN a drop within its scope is sent for approval, one outside it is refused outright
     expect(decision(drops, w, 'DROP TABLE public.daily_totals')).toMatchObject({
       outcome: 'approve',
@@ -246,21 +241,8 @@ describe('decisions', () => {
       reason: 'writing staging.daily_totals is not allowed',
     });
     // And a class the grant does not allow is not made approvable by a rule about it
-    const noDdl = compiled(
-      POLICY.replace(
-        '        when: { commands: [DELETE, UPDATE], unbounded: true }\n',
-        '        when: { commands: [DELETE, UPDATE], unbounded: true }\n      - name: drops\n        decision: approve\n        when: { commands: [DROP TABLE] }\n',
-      ),
-    );
-    const n = grant(
-      noDdl,
-      {
-        issuer: 'https://token.actions.githubusercontent.com',
-        subject: 'x',
-        claims: { repository_id: '123456', ref: 'refs/heads/main' },
-      },
-      'billing',
-    );
+    const noDdl = compiled(withDropRule(POLICY));
+    const n = grant(noDdl, releaseJob, 'billing');
     expect(decision(noDdl, n, 'DROP TABLE public.invoices')).toMatchObject({
       outcome: 'deny',
       rule: 'statement-classes',
@@ -317,15 +299,7 @@ grants:
         '        when: { commands: [DELETE, UPDATE], unbounded: true }\n      - name: inserts\n        decision: approve\n        when: { commands: [INSERT] }\n',
       ),
     );
-    const w = grant(
-      twoRules,
-      {
-        issuer: 'https://token.actions.githubusercontent.com',
-        subject: 'x',
-        claims: { repository_id: '123456', ref: 'refs/heads/main' },
-      },
-      'billing',
-    );
+    const w = grant(twoRules, releaseJob, 'billing');
     expect(decision(twoRules, w, 'DELETE FROM invoices; UPDATE invoices SET paid = true')).toMatchObject({
       outcome: 'approve',
       rule: 'bulk-changes',

@@ -1,4 +1,4 @@
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { silentLogger } from '../../../fargate-proxy/src/observability/logger';
 import { Metrics } from '../../../fargate-proxy/src/observability/metrics';
 import { IdleSweeper } from '../../../fargate-proxy/src/session/idle-sweeper';
@@ -7,6 +7,7 @@ import { Relay } from '../../../fargate-proxy/src/session/relay';
 import type { StatementGate } from '../../../fargate-proxy/src/session/statement-gate';
 import { connectUpstream } from '../../../fargate-proxy/src/upstream/upstream-connection';
 import { testUpstream } from '../../support/environment';
+import { memoryEnd } from '../../support/memory-stream';
 import { bind, execute, parse, query, sync } from '../../support/wire';
 
 /**
@@ -22,14 +23,7 @@ interface Message {
 
 /** The client's end, in memory: what the relay writes to it, as messages. */
 function clientEnd(): { stream: Duplex; messages: () => Message[] } {
-  const written: Buffer[] = [];
-  const stream = new Duplex({
-    read() {},
-    write(chunk: Buffer, _encoding, done) {
-      written.push(Buffer.from(chunk));
-      done();
-    },
-  });
+  const { stream, written } = memoryEnd();
   const messages = () => {
     const all = Buffer.concat(written);
     const out: Message[] = [];

@@ -1,23 +1,10 @@
-import { Duplex } from 'node:stream';
 import { silentLogger } from '../../../fargate-proxy/src/observability/logger';
 import { Metrics } from '../../../fargate-proxy/src/observability/metrics';
 import { IdleSweeper } from '../../../fargate-proxy/src/session/idle-sweeper';
 import { Relay } from '../../../fargate-proxy/src/session/relay';
 import type { StatementGate } from '../../../fargate-proxy/src/session/statement-gate';
+import { memoryEnd } from '../../support/memory-stream';
 import { bind, execute, parse, query, sync, typed } from '../../support/wire';
-
-/** One end of a connection, in memory: what is pushed into it the relay reads; what it writes is kept. */
-function end(): { stream: Duplex; written: Buffer[] } {
-  const written: Buffer[] = [];
-  const stream = new Duplex({
-    read() {},
-    write(chunk: Buffer, _encoding, done) {
-      written.push(Buffer.from(chunk));
-      done();
-    },
-  });
-  return { stream, written };
-}
 
 /** Refuses what mentions `refuse_me`; the rest goes (the policy's place in the relay). */
 const gate: StatementGate = {
@@ -37,8 +24,8 @@ const normalised = (bytes: Buffer) =>
 
 /** The bytes the relay forwards upstream for `chunks` from the client. */
 async function forwarded(chunks: Buffer[]): Promise<string> {
-  const client = end();
-  const upstream = end();
+  const client = memoryEnd();
+  const upstream = memoryEnd();
   const relay = new Relay({
     client: client.stream,
     upstream: upstream.stream,
